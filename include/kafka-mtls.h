@@ -1,0 +1,67 @@
+/*
+ * kafka-mtls — the public contract between the OpenSSL provider, the
+ * librdkafka interceptor and their users: the URI scheme, its parameters,
+ * the provider's configuration keys and the error reasons it raises.
+ */
+#ifndef KAFKA_MTLS_H
+#define KAFKA_MTLS_H
+
+/* Provider name, as given to `openssl -provider` and OPENSSL_CONF. */
+#define KAFKA_MTLS_PROVIDER_NAME "kafka-mtls"
+
+/*
+ * URI scheme of the provider's OSSL_STORE:
+ *   keystore:/abs/volume/dir[?param=value&...]   a client volume (layout discovered)
+ *   keystore:/abs/path/to/file[?...]             one keystore or truststore file
+ * "keystore:///abs/..." is accepted too. Percent-escapes (%2F) are decoded.
+ */
+#define KAFKA_MTLS_URI_SCHEME "keystore"
+
+/* URI query parameters. */
+#define KAFKA_MTLS_URI_ALIAS         "alias"         /* volume ALIAS / keystore entry */
+#define KAFKA_MTLS_URI_PART          "part"          /* "keystore" | "truststore" */
+#define KAFKA_MTLS_URI_PASSWORD_FILE "password-file" /* file holding the store password */
+
+/*
+ * Parameters a program may pass to OSSL_STORE_open_ex() (octet strings).
+ * Passwords never travel in a URI. A password given here wins over every
+ * password found on the volume.
+ */
+#define KAFKA_MTLS_PARAM_PASSWORD     "kafka-mtls-password"     /* store password */
+#define KAFKA_MTLS_PARAM_KEY_PASSWORD "kafka-mtls-key-password" /* JKS/JCEKS key password */
+
+/* Keys read from the provider's OPENSSL_CONF section. */
+#define KAFKA_MTLS_CONF_PASSWORD_FILE "password-file" /* default password file */
+#define KAFKA_MTLS_CONF_DEBUG         "debug"         /* "1": trace to stderr */
+
+/* Environment: KAFKA_MTLS_DEBUG=1 traces discovery to stderr (never secrets). */
+#define KAFKA_MTLS_ENV_DEBUG "KAFKA_MTLS_DEBUG"
+
+/*
+ * Error reasons (ERR_GET_REASON() of the errors the provider raises). The
+ * message text always names the file or parameter and the cause.
+ */
+enum kafka_mtls_reason {
+    KAFKA_MTLS_R_BAD_URI = 1,          /* malformed URI, unknown or bad parameter */
+    KAFKA_MTLS_R_RELATIVE_PATH,        /* the URI path is not absolute */
+    KAFKA_MTLS_R_NOT_FOUND,            /* file or volume directory does not exist */
+    KAFKA_MTLS_R_READ_FAILED,          /* a file exists but cannot be read */
+    KAFKA_MTLS_R_NOT_READY,            /* volume not written completely yet: retry later */
+    KAFKA_MTLS_R_NO_PASSWORD,          /* a password is needed and none was found */
+    KAFKA_MTLS_R_PASSWORD_FILE,        /* the password file is missing or unreadable */
+    KAFKA_MTLS_R_WRONG_PASSWORD,       /* the password does not open the store */
+    KAFKA_MTLS_R_INTEGRITY,            /* MAC / integrity check failed: file modified */
+    KAFKA_MTLS_R_CORRUPT,              /* truncated or malformed content */
+    KAFKA_MTLS_R_UNSUPPORTED_FORMAT,   /* not PKCS#12, JKS, JCEKS or PEM */
+    KAFKA_MTLS_R_UNSUPPORTED_CONTENT,  /* a recognised format holding something we cannot use */
+    KAFKA_MTLS_R_NO_KEY,               /* the keystore holds no private key */
+    KAFKA_MTLS_R_MULTIPLE_KEYS,        /* several keys and no alias chose one */
+    KAFKA_MTLS_R_ALIAS_NOT_FOUND,      /* no entry / keystore with the given alias */
+    KAFKA_MTLS_R_KEY_MISMATCH,         /* private key does not match the certificate */
+    KAFKA_MTLS_R_NO_CERTIFICATE,       /* key without a certificate */
+    KAFKA_MTLS_R_LAYOUT,               /* volume layout unrecognised or ambiguous */
+    KAFKA_MTLS_R_TOO_LARGE,            /* file larger than any keystore should be */
+    KAFKA_MTLS_R_INTERNAL              /* out of memory or a libcrypto failure */
+};
+
+#endif

@@ -1,0 +1,34 @@
+/* Turning a keystore: URI into key material: discovery, passwords, format
+ * readers, key selection and checks. Used by the STORE implementation. */
+#ifndef KMTLS_MATERIAL_H
+#define KMTLS_MATERIAL_H
+
+#include <openssl/core.h>
+#include "keystore.h"
+#include "uri.h"
+
+typedef struct km_request {
+    OSSL_LIB_CTX *libctx;
+    const km_uri *uri;
+    const km_secret *password;      /* explicit store password, or NULL */
+    const km_secret *key_password;  /* explicit key password (JKS/JCEKS), or NULL */
+    const char *conf_password_file; /* provider configuration default, or NULL */
+    OSSL_PASSPHRASE_CALLBACK *pw_cb;
+    void *pw_cbarg;
+    int want_key, want_chain, want_trusted;
+    int key_required;               /* no key in the store is an error */
+    const X509_NAME *subject;       /* only trusted certificates with this subject */
+} km_request;
+
+typedef struct km_material {
+    const char *layout;
+    unsigned char *key_der;         /* PrivateKeyInfo DER, or NULL */
+    size_t key_len;
+    STACK_OF(X509) *chain;          /* leaf first; NULL when not wanted */
+    STACK_OF(X509) *trusted;        /* NULL when not wanted */
+} km_material;
+
+int km_material_load(const km_request *rq, km_material *out, km_status *st);
+void km_material_clear(km_material *m);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * OSSL_STORE for keystore: URIs. open() only parses the URI; the first
+ * load() reads and checks everything that the caller's `expect`, subject
+ * search and ?part= ask for, then each load() hands out one object: the
+ * private key (PrivateKeyInfo DER, by value), the leaf certificate, the
+ * chain, the trusted certificates.
+ */
+#include <string.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+
+#include "kafka-mtls.h"
+#include "files.h"
+#include "material.h"
+#include "provider.h"
+
+typedef struct km_store_ctx {
+    km_provctx *pc;
+    char *uri_text;
+    km_uri uri;
+    int expect;                 /* OSSL_STORE_INFO_* or 0 */
+    X509_NAME *subject;         /* subject search, or NULL */
+    km_secret password, key_password;
+    km_material material;
+    int loaded, failed;
+    int next;                   /* index of the next object to hand out */
+} km_store_ctx;
+
+static void *store_open(void *provctx, const char *uri)
+{
+    km_provctx *pc = provctx;
+    km_store_ctx *ctx;
+    km_status st = { 0 };
+
+    /* Not ours: say nothing, another loader may take it. */
+    if (!km_uri_has_scheme(uri))
+        return NULL;
+    if ((ctx = OPENSSL_zalloc(sizeof(*ctx))) == NULL ||
+        (ctx->uri_text = OPENSSL_strdup(uri)) == NULL) {
+        OPENSSL_free(ctx);
+        km_raise(pc, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    ctx->pc = pc;
+    if (!km_uri_parse(uri, &ctx->uri, &st)) {
+        km_raise(pc, st.reason, "%s", st.msg);
+        OPENSSL_free(ctx->uri_text);
+        OPENSSL_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static const OSSL_PARAM *store_settable_ctx_params(void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+        OSSL_PARAM_octet_string(OSSL_STORE_PARAM_SUBJECT, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_STORE_PARAM_PROPERTIES, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_STORE_PARAM_INPUT_TYPE, NULL, 0),
+        OSSL_PARAM_octet_string(KAFKA_MTLS_PARAM_PASSWORD, NULL, 0),
+        OSSL_PARAM_octet_string(KAFKA_MTLS_PARAM_KEY_PASSWORD, NULL, 0),
+        OSSL_PARAM_END
+    };
+    (void)provctx;
+    return params;
+}
+
+static int set_secret(const OSSL_PARAM *p, km_secret *s)
+{
+    const void *data = NULL;
+    size_t len = 0;
+
+    if (p->data_type == OSSL_PARAM_UTF8_STRING) {
+        data = p->data;
+        len = p->data_size;
+    } else if (!OSSL_PARAM_get_octet_string_ptr(p, &data, &len)) {
+        return 0;
+    }
+    return km_secret_set(s, data, len);
+}
+
+static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
+{
+    km_store_ctx *ctx = loaderctx;
+    const OSSL_PARAM *p;
+
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT)) != NULL &&
+        !OSSL_PARAM_get_int(p, &ctx->expect))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_SUBJECT)) != NULL) {
+        const unsigned char *der = NULL;
+        size_t len = 0;
+
+        if (!OSSL_PARAM_get_octet_string_ptr(p, (const void **)&der, &len))
+            return 0;
+        X509_NAME_free(ctx->subject);
+        if ((ctx->subject = d2i_X509_NAME(NULL, &der, (long)len)) == NULL)
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, KAFKA_MTLS_PARAM_PASSWORD)) != NULL &&
+        !set_secret(p, &ctx->password))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, KAFKA_MTLS_PARAM_KEY_PASSWORD)) != NULL &&
+        !set_secret(p, &ctx->key_password))
+        return 0;
+    return 1; /* properties, input-type and unknown keys: nothing to do */
+}
+
+static void plan_request(km_store_ctx *ctx, km_request *rq)
+{
+    int any = ctx->expect == 0, part = ctx->uri.part;
+
+    rq->libctx = ctx->pc->libctx;
+    rq->uri = &ctx->uri;
+    rq->password = &ctx->password;
+    rq->key_password = &ctx->key_password;
+    rq->conf_password_file = ctx->pc->conf_password_file;
+    if (ctx->subject != NULL) {
+        /* -CAstore lookups: certificates only, or the lookup stops early */
+        rq->want_trusted = part != KM_PART_KEYSTORE;
+        rq->subject = ctx->subject;
+        return;
+    }
+    rq->want_key = (any || ctx->expect == OSSL_STORE_INFO_PKEY) && part != KM_PART_TRUSTSTORE;
+    rq->key_required = ctx->expect == OSSL_STORE_INFO_PKEY;
+    rq->want_chain = (any || ctx->expect == OSSL_STORE_INFO_CERT) && part != KM_PART_TRUSTSTORE;
+    rq->want_trusted = (any || ctx->expect == OSSL_STORE_INFO_CERT) && part != KM_PART_KEYSTORE;
+}
+
+static int emit(OSSL_CALLBACK *cb, void *cbarg, int type, const char *structure,
+                const void *der, size_t len, const char *desc)
+{
+    OSSL_PARAM params[5], *p = params;
+
+    *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
+    if (structure != NULL)
+        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE, (char *)structure, 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, (void *)der, len);
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, (char *)desc, 0);
+    *p = OSSL_PARAM_construct_end();
+    return cb(params, cbarg);
+}
+
+static int emit_cert(OSSL_CALLBACK *cb, void *cbarg, X509 *x, const char *desc)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der), ok;
+
+    if (len <= 0)
+        return 0;
+    ok = emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, der, (size_t)len, desc);
+    OPENSSL_free(der);
+    return ok;
+}
+
+static int count(const STACK_OF(X509) *sk)
+{
+    int n = sk_X509_num(sk);
+
+    return n > 0 ? n : 0; /* -1 for a NULL stack */
+}
+
+static int object_count(const km_store_ctx *ctx)
+{
+    return (ctx->material.key_der != NULL) + count(ctx->material.chain) + count(ctx->material.trusted);
+}
+
+static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
+                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    km_store_ctx *ctx = loaderctx;
+    km_material *m = &ctx->material;
+    int i, nchain;
+
+    if (ctx->failed)
+        return 0;
+    if (!ctx->loaded) {
+        km_request rq = { 0 };
+        km_status st = { 0 };
+
+        plan_request(ctx, &rq);
+        rq.pw_cb = pw_cb;
+        rq.pw_cbarg = pw_cbarg;
+        ctx->loaded = 1;
+        if (!km_material_load(&rq, m, &st)) {
+            ctx->failed = 1;
+            km_raise(ctx->pc, st.reason, "%s", st.msg);
+            return 0;
+        }
+        km_debug(ctx->pc, "%s: %s layout, key %s, %d chain, %d trusted", ctx->uri_text,
+                 m->layout, m->key_der ? "yes" : "no", sk_X509_num(m->chain), sk_X509_num(m->trusted));
+    }
+    i = ctx->next++;
+    if (m->key_der != NULL && i-- == 0)
+        return emit(object_cb, object_cbarg, OSSL_OBJECT_PKEY, "PrivateKeyInfo", m->key_der,
+                    m->key_len, "private key");
+    nchain = count(m->chain);
+    if (i < nchain)
+        return emit_cert(object_cb, object_cbarg, sk_X509_value(m->chain, i),
+                         i == 0 ? "certificate" : "chain certificate");
+    i -= nchain;
+    if (i < sk_X509_num(m->trusted))
+        return emit_cert(object_cb, object_cbarg, sk_X509_value(m->trusted, i), "trusted certificate");
+    return 0;
+}
+
+static int store_eof(void *loaderctx)
+{
+    km_store_ctx *ctx = loaderctx;
+
+    return ctx->failed || (ctx->loaded && ctx->next >= object_count(ctx));
+}
+
+static int store_close(void *loaderctx)
+{
+    km_store_ctx *ctx = loaderctx;
+
+    if (ctx == NULL)
+        return 1;
+    km_material_clear(&ctx->material);
+    km_secret_clear(&ctx->password);
+    km_secret_clear(&ctx->key_password);
+    X509_NAME_free(ctx->subject);
+    km_uri_clear(&ctx->uri);
+    OPENSSL_free(ctx->uri_text);
+    OPENSSL_free(ctx);
+    return 1;
+}
+
+const OSSL_DISPATCH km_store_functions[] = {
+    { OSSL_FUNC_STORE_OPEN, (void (*)(void))store_open },
+    { OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, (void (*)(void))store_settable_ctx_params },
+    { OSSL_FUNC_STORE_SET_CTX_PARAMS, (void (*)(void))store_set_ctx_params },
+    { OSSL_FUNC_STORE_LOAD, (void (*)(void))store_load },
+    { OSSL_FUNC_STORE_EOF, (void (*)(void))store_eof },
+    { OSSL_FUNC_STORE_CLOSE, (void (*)(void))store_close },
+    { 0, NULL }
+};

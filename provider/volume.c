@@ -1,0 +1,313 @@
+/*
+ * Layout discovery. A volume directory is recognised by the files the
+ * certificate services write: the seed's keytool script (ALIAS.keystore.jks,
+ * ALIAS.truststore.jks, ALIAS_creds written last), cert-manager (tls.crt,
+ * tls.key, ca.crt, or keystore.p12/truststore.p12) and spiffe-helper
+ * (svid.pem, svid_key.pem, svid_bundle.pem).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/crypto.h>
+
+#include "kafka-mtls.h"
+#include "volume.h"
+
+static const char *const store_exts[] = { "jks", "p12", "pfx" };
+
+/* 1 regular file, 0 absent, -1 present but not a regular file. */
+static int file_state(const char *path, off_t *size)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0)
+        return 0;
+    if (size != NULL)
+        *size = sb.st_size;
+    return S_ISREG(sb.st_mode) ? 1 : -1;
+}
+
+static char *join(const char *dir, const char *a, const char *b, const char *c)
+{
+    char *out = NULL;
+
+    if (asprintf(&out, "%s/%s%s%s", dir, a, b ? b : "", c ? c : "") < 0)
+        return NULL;
+    /* Owned by OPENSSL_free elsewhere: copy into OpenSSL's allocator. */
+    char *copy = OPENSSL_strdup(out);
+    free(out);
+    return copy;
+}
+
+static int add_file(km_volume *v, char *path, km_role role, char *creds, km_status *st)
+{
+    if (path == NULL || v->nfiles == KM_MAX_FILES) {
+        OPENSSL_free(path);
+        OPENSSL_free(creds);
+        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+    }
+    v->files[v->nfiles++] = (km_file){ .path = path, .role = role, .creds = creds };
+    return 1;
+}
+
+/* ALIAS.KIND.{jks,p12,pfx}: the first that exists. */
+static char *find_store(const char *dir, const char *alias, const char *kind)
+{
+    for (size_t i = 0; i < sizeof(store_exts) / sizeof(store_exts[0]); i++) {
+        char *p = join(dir, alias, kind, store_exts[i]);
+
+        if (p != NULL && file_state(p, NULL) == 1)
+            return p;
+        OPENSSL_free(p);
+    }
+    return NULL;
+}
+
+/* Scans dir for ALIAS.keystore.{jks,p12,pfx}. Returns the number found,
+ * the first alias in *alias, and all names (for messages) in list. */
+static int scan_aliases(const char *dir, char **alias, char *list, size_t listsz)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    *alias = NULL;
+    list[0] = '\0';
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *dot = strstr(e->d_name, ".keystore.");
+
+        if (dot == NULL || dot == e->d_name)
+            continue;
+        int known = 0;
+        for (size_t i = 0; i < sizeof(store_exts) / sizeof(store_exts[0]); i++)
+            known |= strcmp(dot + strlen(".keystore."), store_exts[i]) == 0;
+        if (!known)
+            continue;
+        if (n++ == 0)
+            *alias = OPENSSL_strndup(e->d_name, (size_t)(dot - e->d_name));
+        if (strlen(list) + strlen(e->d_name) + 3 < listsz) {
+            if (list[0] != '\0')
+                strcat(list, ", ");
+            strcat(list, e->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Takes ownership of alias. */
+static int seed_layout(const km_uri *uri, const char *dir, char *alias, int explicit_password,
+                       km_volume *v, km_status *st)
+{
+    if (alias == NULL)
+        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+
+    char *ks = uri->part != KM_PART_TRUSTSTORE ? find_store(dir, alias, ".keystore.") : NULL;
+    char *ts = uri->part != KM_PART_KEYSTORE ? find_store(dir, alias, ".truststore.") : NULL;
+    char *creds = join(dir, alias, "_creds", NULL);
+    off_t creds_size = 0;
+    int creds_state = creds != NULL ? file_state(creds, &creds_size) : 0;
+
+    v->layout = "seed";
+    v->alias = alias;
+    if (uri->part == KM_PART_TRUSTSTORE && ts == NULL) {
+        OPENSSL_free(creds);
+        return km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.truststore.jks|p12|pfx", dir, alias);
+    }
+    if (uri->part != KM_PART_TRUSTSTORE && ks == NULL) {
+        OPENSSL_free(ts);
+        OPENSSL_free(creds);
+        return km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.keystore.jks|p12|pfx", dir, alias);
+    }
+    /* The seed writes ALIAS_creds last: until it is there (and not empty,
+     * as `echo pw > file` is not atomic) the stores may be incomplete or
+     * still hold keytool's self-signed certificate. */
+    if (!explicit_password && (creds_state != 1 || creds_size == 0)) {
+        km_fail(st, KAFKA_MTLS_R_NOT_READY,
+                "volume %s is not ready: %s %s (the certificate service writes it last)",
+                dir, creds ? creds : alias, creds_state == 1 ? "is still empty" : "does not exist yet");
+        OPENSSL_free(ks);
+        OPENSSL_free(ts);
+        OPENSSL_free(creds);
+        return 0;
+    }
+    if (creds_state != 1) {
+        OPENSSL_free(creds);
+        creds = NULL;
+    }
+    if (ks != NULL && !add_file(v, ks, KM_ROLE_KEYSTORE, creds ? OPENSSL_strdup(creds) : NULL, st)) {
+        OPENSSL_free(ts);
+        OPENSSL_free(creds);
+        return 0;
+    }
+    if (ts != NULL && !add_file(v, ts, KM_ROLE_TRUSTSTORE, creds ? OPENSSL_strdup(creds) : NULL, st)) {
+        OPENSSL_free(creds);
+        return 0;
+    }
+    OPENSSL_free(creds);
+    return 1;
+}
+
+typedef struct pem_layout {
+    const char *name, *chain, *key, *ca;
+} pem_layout;
+
+static const pem_layout pem_layouts[] = {
+    { "cert-manager", "tls.crt", "tls.key", "ca.crt" },
+    { "spiffe-helper", "svid.pem", "svid_key.pem", "svid_bundle.pem" },
+};
+
+/* 1 = used, 0 = error, -1 = not this layout */
+static int try_pem_layout(const km_uri *uri, const char *dir, const pem_layout *l,
+                          km_volume *v, km_status *st)
+{
+    char *chain = join(dir, l->chain, NULL, NULL), *key = join(dir, l->key, NULL, NULL);
+    char *ca = join(dir, l->ca, NULL, NULL);
+    int have_chain = chain && file_state(chain, NULL) == 1, have_key = key && file_state(key, NULL) == 1;
+    int have_ca = ca && file_state(ca, NULL) == 1, ok = 1;
+
+    if (!have_chain && !have_key && !(have_ca && uri->part == KM_PART_TRUSTSTORE)) {
+        ok = -1;
+        goto out;
+    }
+    v->layout = l->name;
+    if (uri->part != KM_PART_TRUSTSTORE) {
+        if (!have_chain || !have_key) {
+            ok = km_fail(st, KAFKA_MTLS_R_LAYOUT, "volume %s (%s layout): %s without %s", dir, l->name,
+                         have_chain ? l->chain : l->key, have_chain ? l->key : l->chain);
+            goto out;
+        }
+        ok = add_file(v, key, KM_ROLE_KEY, NULL, st) && add_file(v, chain, KM_ROLE_CHAIN, NULL, st);
+        key = chain = NULL;
+    }
+    if (ok && uri->part != KM_PART_KEYSTORE && have_ca) {
+        ok = add_file(v, ca, KM_ROLE_CA, NULL, st);
+        ca = NULL;
+    } else if (ok && uri->part == KM_PART_TRUSTSTORE) {
+        ok = km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s (%s layout): no %s", dir, l->name, l->ca);
+    }
+out:
+    OPENSSL_free(chain);
+    OPENSSL_free(key);
+    OPENSSL_free(ca);
+    return ok;
+}
+
+/* cert-manager's keystores option: keystore.p12 / truststore.p12, password
+ * supplied by the user (password-file, config or prompt). */
+static int try_certmanager_p12(const km_uri *uri, const char *dir, km_volume *v, km_status *st)
+{
+    char *ks = join(dir, "keystore.p12", NULL, NULL), *ts = join(dir, "truststore.p12", NULL, NULL);
+    int have_ks = ks && file_state(ks, NULL) == 1, have_ts = ts && file_state(ts, NULL) == 1;
+    int ok = -1;
+
+    if (have_ks || have_ts) {
+        v->layout = "cert-manager";
+        ok = 1;
+        if (uri->part != KM_PART_TRUSTSTORE) {
+            ok = have_ks ? add_file(v, ks, KM_ROLE_KEYSTORE, NULL, st)
+                         : km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no keystore.p12", dir);
+            ks = NULL;
+        }
+        if (ok && uri->part != KM_PART_KEYSTORE && have_ts) {
+            ok = add_file(v, ts, KM_ROLE_TRUSTSTORE, NULL, st);
+            ts = NULL;
+        }
+    }
+    OPENSSL_free(ks);
+    OPENSSL_free(ts);
+    return ok;
+}
+
+static int has_store(const char *dir, const char *alias, const char *kind)
+{
+    char *p = find_store(dir, alias, kind);
+
+    OPENSSL_free(p);
+    return p != NULL;
+}
+
+static int discover_dir(const km_uri *uri, int explicit_password, km_volume *v, km_status *st)
+{
+    const char *dir = uri->path;
+    const char *alias = uri->alias ? uri->alias : strrchr(dir, '/') + 1;
+    char names[256], *found = NULL;
+    int n, r;
+
+    if (has_store(dir, alias, ".keystore.") || has_store(dir, alias, ".truststore."))
+        return seed_layout(uri, dir, OPENSSL_strdup(alias), explicit_password, v, st);
+    n = scan_aliases(dir, &found, names, sizeof(names));
+    if (n == 1 && uri->alias == NULL)
+        return seed_layout(uri, dir, found, explicit_password, v, st);
+    OPENSSL_free(found);
+    if (n > 0 && uri->alias != NULL)
+        return km_fail(st, KAFKA_MTLS_R_ALIAS_NOT_FOUND, "volume %s: no keystore for alias '%s' (found: %s)",
+                       dir, uri->alias, names);
+    if (n > 1)
+        return km_fail(st, KAFKA_MTLS_R_LAYOUT,
+                       "volume %s holds several keystores (%s): choose one with ?alias=", dir, names);
+    for (size_t i = 0; i < sizeof(pem_layouts) / sizeof(pem_layouts[0]); i++)
+        if ((r = try_pem_layout(uri, dir, &pem_layouts[i], v, st)) >= 0)
+            return r;
+    if ((r = try_certmanager_p12(uri, dir, v, st)) >= 0)
+        return r;
+    return km_fail(st, KAFKA_MTLS_R_NOT_READY,
+                   "volume %s is not ready: it holds no keystore yet (looked for %s.keystore.jks|p12|pfx "
+                   "with %s_creds, tls.crt + tls.key, keystore.p12, svid.pem + svid_key.pem)",
+                   dir, alias, alias);
+}
+
+/* ALIAS.keystore.* / ALIAS.truststore.* have their password in ALIAS_creds. */
+static char *creds_beside(const char *path)
+{
+    const char *base = strrchr(path, '/') + 1;
+    const char *dot = strstr(base, ".keystore.");
+    char *dir, *creds;
+
+    if (dot == NULL)
+        dot = strstr(base, ".truststore.");
+    if (dot == NULL || dot == base)
+        return NULL;
+    dir = OPENSSL_strndup(path, (size_t)(base - 1 - path));
+    char *alias = OPENSSL_strndup(base, (size_t)(dot - base));
+    creds = dir && alias ? join(dir[0] ? dir : "", alias, "_creds", NULL) : NULL;
+    OPENSSL_free(dir);
+    OPENSSL_free(alias);
+    if (creds != NULL && file_state(creds, NULL) != 1) {
+        OPENSSL_free(creds);
+        creds = NULL;
+    }
+    return creds;
+}
+
+int km_volume_discover(const km_uri *uri, int explicit_password, km_volume *v, km_status *st)
+{
+    struct stat sb;
+
+    memset(v, 0, sizeof(*v));
+    if (stat(uri->path, &sb) != 0)
+        return km_fail(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED,
+                       "%s: %s", uri->path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        return discover_dir(uri, explicit_password, v, st) || (km_volume_clear(v), 0);
+    }
+    if (!S_ISREG(sb.st_mode))
+        return km_fail(st, KAFKA_MTLS_R_READ_FAILED, "%s: neither a directory nor a regular file", uri->path);
+    v->layout = "file";
+    /* One file is read as a keystore whatever its name: its trusted
+     * entries are yielded too, and a key asked of a truststore is missing. */
+    return add_file(v, OPENSSL_strdup(uri->path), KM_ROLE_KEYSTORE, creds_beside(uri->path), st);
+}
+
+void km_volume_clear(km_volume *v)
+{
+    for (size_t i = 0; i < v->nfiles; i++) {
+        OPENSSL_free(v->files[i].path);
+        OPENSSL_free(v->files[i].creds);
+    }
+    OPENSSL_free(v->alias);
+    memset(v, 0, sizeof(*v));
+}
