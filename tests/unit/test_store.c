@@ -18,6 +18,7 @@
 #include "provider.h"
 
 static OSSL_LIB_CTX *libctx;
+static OSSL_PROVIDER *ours, *dflt;
 static const char *fx;
 
 typedef struct loaded {
@@ -298,12 +299,14 @@ static void setup(void)
     ck_assert_ptr_nonnull(fx = getenv("KMTLS_FIXTURES"));
     ck_assert_ptr_nonnull(libctx = OSSL_LIB_CTX_new());
     ck_assert_int_eq(OSSL_PROVIDER_add_builtin(libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init), 1);
-    ck_assert_ptr_nonnull(OSSL_PROVIDER_load(libctx, KAFKA_MTLS_PROVIDER_NAME));
-    ck_assert_ptr_nonnull(OSSL_PROVIDER_load(libctx, "default"));
+    ck_assert_ptr_nonnull(ours = OSSL_PROVIDER_load(libctx, KAFKA_MTLS_PROVIDER_NAME));
+    ck_assert_ptr_nonnull(dflt = OSSL_PROVIDER_load(libctx, "default"));
 }
 
 static void teardown(void)
 {
+    OSSL_PROVIDER_unload(ours);
+    OSSL_PROVIDER_unload(dflt);
     OSSL_LIB_CTX_free(libctx);
 }
 

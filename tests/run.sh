@@ -1,0 +1,43 @@
+#!/bin/bash
+# tests/run.sh — from a clean clone to a tested build: installs the Debian
+# packages that are missing, configures, builds and runs every test, then
+# runs the whole suite again under AddressSanitizer + UBSan.
+#
+#   tests/run.sh               everything
+#   SANITIZE=0 tests/run.sh    skip the sanitizer pass
+#   BUILD_DIR=... MESON_ARGS=... to build elsewhere / with other options
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-dev kcat
+          stunnel4 openjdk-17-jdk-headless python3 python3-confluent-kafka iproute2 valgrind)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "== installing: ${missing[*]}"
+  sudo=; (( EUID == 0 )) || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build() {  # build DIR [meson options...]
+  local dir=$1; shift
+  if [[ -f $dir/build.ninja ]]; then meson setup --reconfigure "$dir" "$@" >/dev/null
+  else meson setup "$dir" "$@" >/dev/null; fi
+  meson compile -C "$dir"
+}
+
+dir=${BUILD_DIR:-build}
+echo "== build ($dir)"
+build "$dir" ${MESON_ARGS:-}
+echo "== test ($dir)"
+meson test -C "$dir" --print-errorlogs
+
+if [[ ${SANITIZE:-1} == 1 ]]; then
+  echo "== build ($dir-asan: address,undefined)"
+  build "$dir-asan" -Db_sanitize=address,undefined -Db_lundef=false ${MESON_ARGS:-}
+  echo "== test ($dir-asan)"
+  meson test -C "$dir-asan" --print-errorlogs
+fi
