@@ -38,6 +38,22 @@
 #define KAFKA_MTLS_ENV_DEBUG "KAFKA_MTLS_DEBUG"
 
 /*
+ * librdkafka plugin (libkafka-mtls.so, loaded with plugin.library.paths):
+ * its own configuration properties ...
+ */
+#define KAFKA_MTLS_PROP_VOLUME        "mtls.volume"        /* volume dir or keystore file */
+#define KAFKA_MTLS_PROP_ALIAS         "mtls.alias"         /* volume alias (default: dir name) */
+#define KAFKA_MTLS_PROP_PASSWORD_FILE "mtls.password.file" /* store password file */
+#define KAFKA_MTLS_PROP_WAIT_MS       "mtls.wait.ms"       /* wait for a not-ready volume */
+#define KAFKA_MTLS_WAIT_MS_DEFAULT    10000
+/* ... the environment variable read when mtls.volume is not set ... */
+#define KAFKA_MTLS_ENV_VOLUME "KAFKA_MTLS_VOLUME"
+/* ... and the Java client properties it accepts and handles itself:
+ * ssl.keystore.location/.password/.type, ssl.key.password,
+ * ssl.truststore.location/.password/.type, and an empty
+ * ssl.endpoint.identification.algorithm (Java's "no hostname check"). */
+
+/*
  * Error reasons (ERR_GET_REASON() of the errors the provider raises). The
  * message text always names the file or parameter and the cause.
  */

@@ -1,0 +1,327 @@
+/*
+ * The interceptor reads volumes with the same provider as `openssl`: the
+ * provider's code is linked in and registered as a built-in in a private
+ * OSSL_LIB_CTX, and the material comes through OSSL_STORE_open_ex().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+
+#include "kafka-mtls.h"
+#include "keysource.h"
+#include "provider.h"
+
+static OSSL_LIB_CTX *libctx;
+static pthread_once_t libctx_once = PTHREAD_ONCE_INIT;
+
+/* Lives as long as the process: the plugin is never unloaded (-z nodelete). */
+static void libctx_init(void)
+{
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+    if (ctx == NULL)
+        return;
+    if (!OSSL_PROVIDER_add_builtin(ctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
+        OSSL_PROVIDER_load(ctx, KAFKA_MTLS_PROVIDER_NAME) == NULL ||
+        OSSL_PROVIDER_load(ctx, "default") == NULL) {
+        OSSL_LIB_CTX_free(ctx);
+        return;
+    }
+    libctx = ctx;
+}
+
+/* Appends s to *uri, percent-encoding what would end the path or a value. */
+static void append_encoded(char *uri, size_t size, const char *s)
+{
+    size_t n = strlen(uri);
+
+    for (; *s != '\0' && n + 4 < size; s++) {
+        if (*s == '%' || *s == '?' || *s == '&' || *s == '#' || *s == '=')
+            n += (size_t)snprintf(uri + n, size - n, "%%%02X", (unsigned char)*s);
+        else
+            uri[n++] = *s;
+    }
+    uri[n] = '\0';
+}
+
+static void build_uri(char *uri, size_t size, const char *path, const char *part, const km_settings *s,
+                      int with_alias)
+{
+    snprintf(uri, size, "%s:", KAFKA_MTLS_URI_SCHEME);
+    append_encoded(uri, size, path);
+    strncat(uri, "?" KAFKA_MTLS_URI_PART "=", size - strlen(uri) - 1);
+    strncat(uri, part, size - strlen(uri) - 1);
+    if (with_alias && s->alias != NULL) {
+        strncat(uri, "&" KAFKA_MTLS_URI_ALIAS "=", size - strlen(uri) - 1);
+        append_encoded(uri, size, s->alias);
+    }
+    if (s->password_file != NULL) {
+        strncat(uri, "&" KAFKA_MTLS_URI_PASSWORD_FILE "=", size - strlen(uri) - 1);
+        append_encoded(uri, size, s->password_file);
+    }
+}
+
+/* The provider's message for the last failure, and its reason. */
+static int last_error(char *msg, size_t size)
+{
+    unsigned long e, last = 0;
+    const char *data = NULL;
+    int flags = 0;
+
+    msg[0] = '\0';
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        last = e;
+        if ((flags & ERR_TXT_STRING) && data != NULL && data[0] != '\0')
+            snprintf(msg, size, "%s", data);
+        else
+            ERR_error_string_n(e, msg, size);
+    }
+    return last != 0 ? ERR_GET_REASON(last) : 0;
+}
+
+typedef struct store_objects {
+    EVP_PKEY *key;
+    STACK_OF(X509) *certs;
+} store_objects;
+
+static void store_objects_clear(store_objects *o)
+{
+    EVP_PKEY_free(o->key);
+    sk_X509_pop_free(o->certs, X509_free);
+    memset(o, 0, sizeof(*o));
+}
+
+/* One OSSL_STORE pass over uri. Returns 1, or 0 with *reason and msg. */
+static int load_uri(const char *uri, const char *password, const char *key_password,
+                    store_objects *out, int *reason, char *msg, size_t size)
+{
+    OSSL_PARAM params[3], *p = params;
+    OSSL_STORE_CTX *ctx;
+    int ok = 1;
+
+    if (password != NULL)
+        *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_PASSWORD, (void *)password, strlen(password));
+    if (key_password != NULL)
+        *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_KEY_PASSWORD, (void *)key_password,
+                                                 strlen(key_password));
+    *p = OSSL_PARAM_construct_end();
+    memset(out, 0, sizeof(*out));
+    if ((out->certs = sk_X509_new_null()) == NULL)
+        return *reason = KAFKA_MTLS_R_INTERNAL, snprintf(msg, size, "out of memory"), 0;
+    ERR_clear_error();
+    ctx = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, params, NULL, NULL);
+    if (ctx == NULL) {
+        *reason = last_error(msg, size);
+        store_objects_clear(out);
+        return 0;
+    }
+    while (ok && !OSSL_STORE_eof(ctx)) {
+        OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
+
+        if (info == NULL) {
+            ok = !OSSL_STORE_error(ctx);
+            break;
+        }
+        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY && out->key == NULL)
+            out->key = OSSL_STORE_INFO_get1_PKEY(info);
+        else if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT) {
+            X509 *x = OSSL_STORE_INFO_get1_CERT(info);
+            ok = x != NULL && sk_X509_push(out->certs, x);
+            if (!ok)
+                X509_free(x);
+        }
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(ctx);
+    if (!ok) {
+        *reason = last_error(msg, size);
+        store_objects_clear(out);
+    }
+    return ok;
+}
+
+static char *bio_to_string(BIO *b, size_t *len)
+{
+    BUF_MEM *bm;
+    char *s;
+
+    if (BIO_get_mem_ptr(b, &bm) <= 0 || (s = OPENSSL_malloc(bm->length + 1)) == NULL)
+        return NULL;
+    memcpy(s, bm->data, bm->length);
+    s[bm->length] = '\0';
+    if (len != NULL)
+        *len = bm->length;
+    return s;
+}
+
+static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    int ok = b != NULL;
+
+    for (int i = from; ok && i < to; i++)
+        ok = PEM_write_bio_X509(b, sk_X509_value(certs, i));
+    if (ok)
+        s = bio_to_string(b, NULL);
+    BIO_free(b);
+    return s;
+}
+
+static int to_pem(store_objects *ks, store_objects *ts, km_pem_bundle *b)
+{
+    BIO *kb = BIO_new(BIO_s_secmem());
+    X509 *leaf = sk_X509_value(ks->certs, 0);
+    int n = sk_X509_num(ks->certs), ok;
+
+    ok = kb != NULL && PEM_write_bio_PrivateKey(kb, ks->key, NULL, NULL, 0, NULL, NULL) &&
+         (b->key = bio_to_string(kb, &b->key_len)) != NULL &&
+         (b->leaf = certs_pem(ks->certs, 0, 1)) != NULL &&
+         (n < 2 || (b->chain = certs_pem(ks->certs, 0, n)) != NULL) &&
+         (sk_X509_num(ts->certs) <= 0 ||
+          (b->trusted = certs_pem(ts->certs, 0, sk_X509_num(ts->certs))) != NULL);
+    BIO_free(kb);
+    if (ok) {
+        BIO *m = BIO_new(BIO_s_mem());
+
+        X509_NAME_oneline(X509_get_subject_name(leaf), b->subject, sizeof(b->subject));
+        if (m != NULL && ASN1_TIME_print(m, X509_get0_notAfter(leaf)) > 0) {
+            int len = BIO_read(m, b->not_after, sizeof(b->not_after) - 1);
+            b->not_after[len > 0 ? len : 0] = '\0';
+        }
+        BIO_free(m);
+    }
+    return ok;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Watches the volume for the files the certificate service writes, so a
+ * not-ready volume is retried as soon as it changes, not on a timer. */
+static int watch_volume(const char *source)
+{
+    struct stat sb;
+    char dir[4096];
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s", source);
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL)
+            *(slash == dir ? slash + 1 : slash) = '\0';
+    }
+    if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+        return -1;
+    if (inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void wait_for_change(int fd, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    char buf[4096];
+
+    if (fd < 0) {
+        /* no inotify: re-check at a modest pace */
+        struct timespec ts = { 0, (long)(timeout_ms < 100 ? timeout_ms : 100) * 1000000L };
+        nanosleep(&ts, NULL);
+        return;
+    }
+    if (poll(&pfd, 1, timeout_ms) > 0)
+        while (read(fd, buf, sizeof(buf)) > 0)
+            ;
+}
+
+int km_keysource_load(const km_settings *s, km_pem_bundle *out, char *errstr, size_t errstr_size)
+{
+    const char *source = s->volume != NULL ? s->volume : s->keystore;
+    const char *prop = s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
+    const char *trust = s->truststore != NULL ? s->truststore : source;
+    const char *trust_pw = s->truststore != NULL ? s->truststore_password : s->keystore_password;
+    char ks_uri[8192], ts_uri[8192], msg[600];
+    store_objects ks = { 0 }, ts = { 0 };
+    double deadline = now_ms() + (double)s->wait_ms;
+    int reason = 0, watch = -1, ok = 0, done = 0;
+
+    memset(out, 0, sizeof(*out));
+    pthread_once(&libctx_once, libctx_init);
+    if (libctx == NULL) {
+        snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
+        return 0;
+    }
+    build_uri(ks_uri, sizeof(ks_uri), source, "keystore", s, 1);
+    build_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s, s->truststore == NULL);
+    for (;;) {
+        if (load_uri(ks_uri, s->keystore_password, s->key_password, &ks, &reason, msg, sizeof(msg))) {
+            ok = 1;
+            break;
+        }
+        if (reason != KAFKA_MTLS_R_NOT_READY || now_ms() >= deadline)
+            break;
+        if (watch < 0 && (watch = watch_volume(source)) >= 0)
+            continue; /* re-check once the watch is in place: no change is missed */
+        wait_for_change(watch, (int)(deadline - now_ms()) + 1);
+    }
+    if (watch >= 0)
+        close(watch);
+    if (!ok) {
+        if (reason == KAFKA_MTLS_R_NOT_READY)
+            snprintf(errstr, errstr_size, "kafka-mtls: %s: still not ready after %s=%ld: %s", prop,
+                     KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms, msg);
+        else
+            snprintf(errstr, errstr_size, "kafka-mtls: %s: %s", prop, msg);
+        return 0;
+    }
+    if (ks.key == NULL || sk_X509_num(ks.certs) <= 0) {
+        snprintf(errstr, errstr_size, "kafka-mtls: %s: %s has %s", prop, source,
+                 ks.key == NULL ? "no private key" : "no certificate for its private key");
+        goto done;
+    }
+    /* A volume without a truststore leaves the broker's CA to librdkafka's
+     * defaults; a truststore that was named must load. */
+    if (!load_uri(ts_uri, trust_pw, NULL, &ts, &reason, msg, sizeof(msg)) &&
+        (s->truststore != NULL || reason != KAFKA_MTLS_R_NOT_FOUND)) {
+        snprintf(errstr, errstr_size, "kafka-mtls: %s: %s",
+                 s->truststore != NULL ? "ssl.truststore.location" : prop, msg);
+        goto done;
+    }
+    if (!to_pem(&ks, &ts, out)) {
+        snprintf(errstr, errstr_size, "kafka-mtls: out of memory converting the key material");
+        km_pem_bundle_clear(out);
+        goto done;
+    }
+    done = 1;
+done:
+    store_objects_clear(&ks);
+    store_objects_clear(&ts);
+    return done;
+}
+
+void km_pem_bundle_clear(km_pem_bundle *b)
+{
+    OPENSSL_clear_free(b->key, b->key_len + 1);
+    OPENSSL_free(b->leaf);
+    OPENSSL_free(b->chain);
+    OPENSSL_free(b->trusted);
+    memset(b, 0, sizeof(*b));
+}

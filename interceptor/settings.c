@@ -1,0 +1,226 @@
+/*
+ * Property handling. Everything that can be checked when a property is set
+ * is checked then, so that a typo fails at rd_kafka_conf_set() with a
+ * message naming the property, before any client exists. Values of
+ * password properties are never echoed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "kafka-mtls.h"
+#include "settings.h"
+
+km_settings *km_settings_new(void)
+{
+    km_settings *s = OPENSSL_zalloc(sizeof(*s));
+
+    if (s != NULL) {
+        s->wait_ms = KAFKA_MTLS_WAIT_MS_DEFAULT;
+        s->memfd = -1;
+    }
+    return s;
+}
+
+static void free_secret(char **p)
+{
+    if (*p != NULL)
+        OPENSSL_clear_free(*p, strlen(*p));
+    *p = NULL;
+}
+
+void km_settings_free(km_settings *s)
+{
+    if (s == NULL)
+        return;
+    OPENSSL_free(s->volume);
+    OPENSSL_free(s->alias);
+    OPENSSL_free(s->password_file);
+    OPENSSL_free(s->keystore);
+    OPENSSL_free(s->keystore_type);
+    OPENSSL_free(s->truststore);
+    OPENSSL_free(s->truststore_type);
+    free_secret(&s->keystore_password);
+    free_secret(&s->key_password);
+    free_secret(&s->truststore_password);
+    if (s->memfd >= 0)
+        close(s->memfd);
+    OPENSSL_free(s);
+}
+
+static int copy_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    return src == NULL || (*dst = OPENSSL_strdup(src)) != NULL;
+}
+
+km_settings *km_settings_dup(const km_settings *src)
+{
+    km_settings *s = km_settings_new();
+
+    if (s == NULL)
+        return NULL;
+    s->wait_ms = src->wait_ms;
+    s->no_hostname_check = src->no_hostname_check;
+    if (!copy_str(&s->volume, src->volume) || !copy_str(&s->alias, src->alias) ||
+        !copy_str(&s->password_file, src->password_file) || !copy_str(&s->keystore, src->keystore) ||
+        !copy_str(&s->keystore_type, src->keystore_type) || !copy_str(&s->truststore, src->truststore) ||
+        !copy_str(&s->truststore_type, src->truststore_type) ||
+        !copy_str(&s->keystore_password, src->keystore_password) ||
+        !copy_str(&s->key_password, src->key_password) ||
+        !copy_str(&s->truststore_password, src->truststore_password)) {
+        km_settings_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* A path property must be absolute and exist now: a missing volume is a
+ * configuration error, not something to wait for. */
+static int check_path(const char *prop, const char *value, int want_dir_or_file,
+                      char *errstr, size_t errstr_size)
+{
+    struct stat sb;
+
+    if (value[0] != '/') {
+        snprintf(errstr, errstr_size, "%s: \"%s\" is not an absolute path", prop, value);
+        return 0;
+    }
+    if (stat(value, &sb) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s: %s", prop, value, strerror(errno));
+        return 0;
+    }
+    if (want_dir_or_file ? !(S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)) : !S_ISREG(sb.st_mode)) {
+        snprintf(errstr, errstr_size, "%s: %s: not a %s", prop, value,
+                 want_dir_or_file ? "directory or regular file" : "regular file");
+        return 0;
+    }
+    if (access(value, R_OK | (S_ISDIR(sb.st_mode) ? X_OK : 0)) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s: %s", prop, value, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+static rd_kafka_conf_res_t store(char **slot, const char *value, char *errstr, size_t errstr_size)
+{
+    char *copy = OPENSSL_strdup(value);
+
+    if (copy == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return RD_KAFKA_CONF_INVALID;
+    }
+    OPENSSL_free(*slot);
+    *slot = copy;
+    return RD_KAFKA_CONF_OK;
+}
+
+static rd_kafka_conf_res_t store_secret(char **slot, const char *value, char *errstr, size_t errstr_size)
+{
+    char *copy = OPENSSL_strdup(value);
+
+    if (copy == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return RD_KAFKA_CONF_INVALID;
+    }
+    free_secret(slot);
+    *slot = copy;
+    return RD_KAFKA_CONF_OK;
+}
+
+static rd_kafka_conf_res_t store_type(const char *prop, char **slot, const char *value,
+                                      char *errstr, size_t errstr_size)
+{
+    static const char *const known[] = { "JKS", "JCEKS", "PKCS12", "PEM" };
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcasecmp(value, known[i]) == 0)
+            return store(slot, value, errstr, errstr_size);
+    snprintf(errstr, errstr_size, "%s: unsupported keystore type \"%s\" (JKS, JCEKS, PKCS12 or PEM)",
+             prop, value);
+    return RD_KAFKA_CONF_INVALID;
+}
+
+static rd_kafka_conf_res_t set_path(const char *prop, char **slot, const char *value, int dir_ok,
+                                    char *errstr, size_t errstr_size)
+{
+    if (!check_path(prop, value, dir_ok, errstr, errstr_size))
+        return RD_KAFKA_CONF_INVALID;
+    return store(slot, value, errstr, errstr_size);
+}
+
+static rd_kafka_conf_res_t set_wait(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < 0 || v > 3600000) {
+        snprintf(errstr, errstr_size, "%s: \"%s\" is not a number of milliseconds (0..3600000)",
+                 KAFKA_MTLS_PROP_WAIT_MS, value);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    s->wait_ms = v;
+    return RD_KAFKA_CONF_OK;
+}
+
+rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
+                                    char *errstr, size_t errstr_size)
+{
+    if (s->applying || name == NULL)
+        return RD_KAFKA_CONF_UNKNOWN;
+    if (value == NULL)
+        value = "";
+    if (strcmp(name, KAFKA_MTLS_PROP_VOLUME) == 0)
+        return set_path(name, &s->volume, value, 1, errstr, errstr_size);
+    if (strcmp(name, KAFKA_MTLS_PROP_ALIAS) == 0) {
+        if (value[0] == '\0' || strchr(value, '/') != NULL) {
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not a valid alias", name, value);
+            return RD_KAFKA_CONF_INVALID;
+        }
+        return store(&s->alias, value, errstr, errstr_size);
+    }
+    if (strcmp(name, KAFKA_MTLS_PROP_PASSWORD_FILE) == 0)
+        return set_path(name, &s->password_file, value, 0, errstr, errstr_size);
+    if (strcmp(name, KAFKA_MTLS_PROP_WAIT_MS) == 0)
+        return set_wait(s, value, errstr, errstr_size);
+    if (strcmp(name, "ssl.keystore.location") == 0)
+        return set_path(name, &s->keystore, value, 1, errstr, errstr_size);
+    if (strcmp(name, "ssl.truststore.location") == 0)
+        return set_path(name, &s->truststore, value, 1, errstr, errstr_size);
+    if (strcmp(name, "ssl.keystore.password") == 0)
+        return store_secret(&s->keystore_password, value, errstr, errstr_size);
+    if (strcmp(name, "ssl.key.password") == 0)
+        return store_secret(&s->key_password, value, errstr, errstr_size);
+    if (strcmp(name, "ssl.truststore.password") == 0)
+        return store_secret(&s->truststore_password, value, errstr, errstr_size);
+    if (strcmp(name, "ssl.keystore.type") == 0)
+        return store_type(name, &s->keystore_type, value, errstr, errstr_size);
+    if (strcmp(name, "ssl.truststore.type") == 0)
+        return store_type(name, &s->truststore_type, value, errstr, errstr_size);
+    /* Java spells "no hostname verification" as an empty value, which
+     * librdkafka rejects; "https"/"none" are librdkafka's own. */
+    if (strcmp(name, "ssl.endpoint.identification.algorithm") == 0 && value[0] == '\0') {
+        s->no_hostname_check = 1;
+        return RD_KAFKA_CONF_OK;
+    }
+    return RD_KAFKA_CONF_UNKNOWN;
+}
+
+int km_settings_from_env(km_settings *s, char *errstr, size_t errstr_size)
+{
+    const char *v = getenv(KAFKA_MTLS_ENV_VOLUME);
+
+    if (v == NULL || v[0] == '\0')
+        return 1;
+    if (!check_path(KAFKA_MTLS_ENV_VOLUME, v, 1, errstr, errstr_size))
+        return 0;
+    return store(&s->volume, v, errstr, errstr_size) == RD_KAFKA_CONF_OK;
+}

@@ -1,0 +1,40 @@
+/* The plugin's per-configuration state: the properties it claimed. */
+#ifndef KMTLS_SETTINGS_H
+#define KMTLS_SETTINGS_H
+
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+
+typedef struct km_settings {
+    char *volume;              /* mtls.volume / KAFKA_MTLS_VOLUME */
+    char *alias;               /* mtls.alias */
+    char *password_file;       /* mtls.password.file */
+    long wait_ms;              /* mtls.wait.ms */
+    char *keystore;            /* ssl.keystore.location */
+    char *keystore_type;       /* ssl.keystore.type (content decides; kept for messages) */
+    char *keystore_password;   /* ssl.keystore.password (secret) */
+    char *key_password;        /* ssl.key.password (secret) */
+    char *truststore;          /* ssl.truststore.location */
+    char *truststore_type;
+    char *truststore_password; /* ssl.truststore.password (secret) */
+    int no_hostname_check;     /* ssl.endpoint.identification.algorithm= (empty) */
+    int applying;              /* set while the plugin itself sets properties */
+    int memfd;                 /* certificate chain handed to librdkafka, or -1 */
+} km_settings;
+
+km_settings *km_settings_new(void);
+km_settings *km_settings_dup(const km_settings *src);
+void km_settings_free(km_settings *s);
+
+/*
+ * Claims and validates one property: RD_KAFKA_CONF_OK (ours, stored),
+ * RD_KAFKA_CONF_INVALID (ours, bad value: errstr says why) or
+ * RD_KAFKA_CONF_UNKNOWN (not ours).
+ */
+rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
+                                    char *errstr, size_t errstr_size);
+
+/* Reads KAFKA_MTLS_VOLUME; 0 with errstr when it names a bad path. */
+int km_settings_from_env(km_settings *s, char *errstr, size_t errstr_size);
+
+#endif
