@@ -116,7 +116,7 @@ static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
     return opened;
 }
 
-static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw,
+static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, int mac_ok,
                       const char *path, km_status *st)
 {
     for (int i = 0; i < sk_PKCS7_num(safes); i++) {
@@ -131,10 +131,15 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw,
             break;
         case NID_pkcs7_encrypted:
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
+            /* With the MAC verified the password is right: what is missing is
+             * the cipher (RC2/3DES from old JDKs live in the legacy provider). */
+            if (bags == NULL && mac_ok)
+                return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
+                               "%s: the PKCS#12 certificate safe uses a cipher that is not available "
+                               "(old JDKs write RC2/3DES: activate OpenSSL's 'legacy' provider)", path);
             if (bags == NULL)
                 return km_fail(st, KAFKA_MTLS_R_WRONG_PASSWORD,
-                               "%s: the password does not decrypt the PKCS#12 certificate safe "
-                               "(wrong password, or a cipher that needs the 'legacy' provider)", path);
+                               "%s: the password does not decrypt the PKCS#12 certificate safe", path);
             break;
         default:
             return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
@@ -289,7 +294,7 @@ int km_read_pkcs12(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
                     "%s: wrong password (PKCS#12 MAC verification failed)", ks->path);
         goto done;
     }
-    if (!open_safes(&w, safes, password, ks->path, st))
+    if (!open_safes(&w, safes, password, PKCS12_mac_present(p12), ks->path, st))
         goto done;
     for (size_t i = 0; i < w.nkeys; i++)
         if (!add_key_entry(&w, w.keys[i], ks, st))

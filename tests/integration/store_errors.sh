@@ -124,3 +124,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=e
   -keyout "$WORK/expired/tls.key" -out "$WORK/expired/tls.crt" -days 1 2>/dev/null
 expect_output "expired certificate still yielded" "CN ?= ?expired" \
   openssl x509 "${PROV[@]}" -in "keystore:$WORK/expired" -noout -subject
+
+# PKCS#12 as old JDKs and `openssl pkcs12 -legacy` write it (RC2/3DES, SHA-1 MAC)
+openssl pkcs12 -export -legacy -in "$VOL/cm/tls.crt" -inkey "$VOL/cm/tls.key" -certfile "$FX/ca/ca.crt" \
+  -passout "file:$WORK/explicit.pw" -out "$WORK/legacy.p12"
+must_fail "legacy PKCS#12 without the legacy provider" "legacy.p12: .*activate OpenSSL's 'legacy' provider" \
+  "keystore:$WORK/legacy.p12?password-file=$WORK/explicit.pw"
+expect_output "legacy PKCS#12 with the legacy provider" "Total found: 3" \
+  openssl storeutl "${PROV[@]}" -provider legacy "keystore:$WORK/legacy.p12?password-file=$WORK/explicit.pw"
