@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
@@ -28,16 +29,15 @@ static int file_state(const char *path, off_t *size)
     return S_ISREG(sb.st_mode) ? 1 : -1;
 }
 
+/* dir/a b c as one OPENSSL_malloc'ed path */
 static char *join(const char *dir, const char *a, const char *b, const char *c)
 {
-    char *out = NULL;
+    size_t n = strlen(dir) + strlen(a) + (b ? strlen(b) : 0) + (c ? strlen(c) : 0) + 2;
+    char *out = OPENSSL_malloc(n);
 
-    if (asprintf(&out, "%s/%s%s%s", dir, a, b ? b : "", c ? c : "") < 0)
-        return NULL;
-    /* Owned by OPENSSL_free elsewhere: copy into OpenSSL's allocator. */
-    char *copy = OPENSSL_strdup(out);
-    free(out);
-    return copy;
+    if (out != NULL)
+        snprintf(out, n, "%s/%s%s%s", dir, a, b ? b : "", c ? c : "");
+    return out;
 }
 
 static int add_file(km_volume *v, char *path, km_role role, char *creds, km_status *st)
