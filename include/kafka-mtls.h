@@ -46,6 +46,18 @@
 #define KAFKA_MTLS_PROP_PASSWORD_FILE "mtls.password.file" /* store password file */
 #define KAFKA_MTLS_PROP_WAIT_MS       "mtls.wait.ms"       /* wait for a not-ready volume */
 #define KAFKA_MTLS_WAIT_MS_DEFAULT    10000
+/* ... issuance on first use and renewal (a CA configured makes the plugin the
+ * volume's issuer) ... */
+#define KAFKA_MTLS_PROP_CA_LOCATION            "mtls.ca.location"
+#define KAFKA_MTLS_PROP_CA_KEY_LOCATION        "mtls.ca.key.location"
+#define KAFKA_MTLS_PROP_CA_KEY_PASSWORD        "mtls.ca.key.password"
+#define KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE   "mtls.ca.key.password.file"
+#define KAFKA_MTLS_PROP_SUBJECT                "mtls.subject"       /* default CN=${alias} */
+#define KAFKA_MTLS_PROP_SAN                    "mtls.san"           /* DNS:..,URI:..,IP:.. */
+#define KAFKA_MTLS_PROP_KEY_TYPE               "mtls.key.type"      /* rsa:2048 (default) ... */
+#define KAFKA_MTLS_PROP_VALIDITY_DAYS          "mtls.validity.days" /* default 90 */
+#define KAFKA_MTLS_PROP_RENEW_BEFORE           "mtls.renew.before"  /* default 1/3 of the lifetime */
+#define KAFKA_MTLS_PROP_KEYSTORE_PASSWORD_FILE "mtls.keystore.password.file"
 /* ... the environment variable read when mtls.volume is not set ... */
 #define KAFKA_MTLS_ENV_VOLUME "KAFKA_MTLS_VOLUME"
 /* ... and the Java client properties it accepts and handles itself:
@@ -77,7 +89,12 @@ enum kafka_mtls_reason {
     KAFKA_MTLS_R_NO_CERTIFICATE,       /* key without a certificate */
     KAFKA_MTLS_R_LAYOUT,               /* volume layout unrecognised or ambiguous */
     KAFKA_MTLS_R_TOO_LARGE,            /* file larger than any keystore should be */
-    KAFKA_MTLS_R_INTERNAL              /* out of memory or a libcrypto failure */
+    KAFKA_MTLS_R_INTERNAL,             /* out of memory or a libcrypto failure */
+    /* issuance only (the kafka-mtls command and the plugin; never the provider) */
+    KAFKA_MTLS_R_BAD_REQUEST = 21,     /* bad alias, subject, SAN, key type, days, password */
+    KAFKA_MTLS_R_CA_REFUSED,           /* not a CA, expired, key mismatch, undecryptable key */
+    KAFKA_MTLS_R_WRITE_FAILED,         /* the volume or one of its files cannot be written */
+    KAFKA_MTLS_R_INSECURE              /* group/other-writable volume, symlink in the volume */
 };
 
 #endif

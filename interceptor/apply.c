@@ -12,7 +12,9 @@
 
 #include "apply.h"
 #include "kafka-mtls.h"
+#include "issuing.h"
 #include "keysource.h"
+#include "renewer.h"
 
 #define PLUGIN_NAME "kafka-mtls"
 
@@ -137,14 +139,35 @@ static int set_certificate(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s
     return set(conf, s, "ssl.certificate.location", path, errstr, errstr_size);
 }
 
-/* Makes rd_kafka_new() fail with our message: the SSL context cannot be
- * built from a keystore whose "path" is the reason. */
+/*
+ * Makes rd_kafka_new() fail with our message: the SSL context cannot be
+ * built from a file whose "path" is the reason. Only a property the
+ * application left unset is used: the client's configuration shares the
+ * application's strings, and replacing one would free it under the
+ * application's feet.
+ */
 static void fail_closed(rd_kafka_conf_t *conf, km_settings *s, const char *reason)
 {
-    char ignored[512];
+    /* In librdkafka's order of preference for the message it prints:
+     * "Failed to open ssl.keystore.location: <reason>", then "Failed to load
+     * OpenSSL provider \"<reason>\"" (a list: no commas), then files whose
+     * error names only the property (the reason is still in the log). */
+    static const char *const carriers[] = { "ssl.keystore.location", "ssl.providers",
+                                            "ssl.certificate.location", "ssl.key.location",
+                                            "ssl.ca.location" };
+    char ignored[512], text[1024];
 
+    snprintf(text, sizeof(text), "%s", reason);
     upgrade_protocol(conf, s, ignored, sizeof(ignored));
-    set(conf, s, "ssl.keystore.location", reason, ignored, sizeof(ignored));
+    for (size_t i = 0; i < sizeof(carriers) / sizeof(carriers[0]); i++) {
+        if (is_set(conf, carriers[i]))
+            continue;
+        if (strcmp(carriers[i], "ssl.providers") == 0)
+            for (char *c = strchr(text, ','); c != NULL; c = strchr(c, ','))
+                *c = ';';
+        if (set(conf, s, carriers[i], text, ignored, sizeof(ignored)))
+            return;
+    }
 }
 
 int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr, size_t errstr_size)
@@ -152,10 +175,14 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
     km_pem_bundle b;
     int ok;
 
-    if (s->volume == NULL && s->keystore == NULL) {
+    if (s->volume == NULL && s->keystore == NULL && is_set(conf, "ssl.keystore.location")) {
         snprintf(errstr, errstr_size,
-                 "kafka-mtls: no key source configured: set %s (or the %s environment variable) "
-                 "or ssl.keystore.location", KAFKA_MTLS_PROP_VOLUME, KAFKA_MTLS_ENV_VOLUME);
+                 "kafka-mtls: ssl.keystore.location was set before plugin.library.paths, so librdkafka "
+                 "took it as its own; set plugin.library.paths first so that kafka-mtls reads it");
+        fail_closed(conf, s, errstr);
+        return 0;
+    }
+    if (s->volume == NULL && s->keystore == NULL && !km_settings_use_env_volume(s, errstr, errstr_size)) {
         fail_closed(conf, s, errstr);
         return 0;
     }
@@ -165,7 +192,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
         fail_closed(conf, s, errstr);
         return 0;
     }
-    if (!check_conflicts(conf, s, 0, errstr, errstr_size) || !km_keysource_load(s, &b, errstr, errstr_size)) {
+    if (!check_conflicts(conf, s, 0, errstr, errstr_size) || !km_obtain(rk, s, &b, errstr, errstr_size)) {
         fail_closed(conf, s, errstr);
         return 0;
     }
@@ -176,6 +203,9 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
          (!s->no_hostname_check ||
           set(conf, s, "ssl.endpoint.identification.algorithm", "none", errstr, errstr_size)) &&
          upgrade_protocol(conf, s, errstr, errstr_size);
+    if (ok && !km_renewer_start(rk, s, b.leaf_cert))
+        rd_kafka_log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
+                                          "renewal happens at client creation only");
     km_pem_bundle_clear(&b);
     if (!ok)
         fail_closed(conf, s, errstr);

@@ -192,6 +192,8 @@ static int to_pem(store_objects *ks, store_objects *ts, km_pem_bundle *b)
          (sk_X509_num(ts->certs) <= 0 ||
           (b->trusted = certs_pem(ts->certs, 0, sk_X509_num(ts->certs))) != NULL);
     BIO_free(kb);
+    if (ok && X509_up_ref(leaf))
+        b->leaf_cert = leaf;
     if (ok) {
         BIO *m = BIO_new(BIO_s_mem());
 
@@ -252,7 +254,14 @@ static void wait_for_change(int fd, int timeout_ms)
             ;
 }
 
-int km_keysource_load(const km_settings *s, km_pem_bundle *out, char *errstr, size_t errstr_size)
+OSSL_LIB_CTX *km_keysource_libctx(void)
+{
+    pthread_once(&libctx_once, libctx_init);
+    return libctx;
+}
+
+int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
+                      char *errstr, size_t errstr_size)
 {
     const char *source = s->volume != NULL ? s->volume : s->keystore;
     const char *prop = s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
@@ -260,12 +269,12 @@ int km_keysource_load(const km_settings *s, km_pem_bundle *out, char *errstr, si
     const char *trust_pw = s->truststore != NULL ? s->truststore_password : s->keystore_password;
     char ks_uri[8192], ts_uri[8192], msg[600];
     store_objects ks = { 0 }, ts = { 0 };
-    double deadline = now_ms() + (double)s->wait_ms;
+    double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
 
     memset(out, 0, sizeof(*out));
-    pthread_once(&libctx_once, libctx_init);
-    if (libctx == NULL) {
+    *reason_out = 0;
+    if (km_keysource_libctx() == NULL) {
         snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
         return 0;
     }
@@ -285,7 +294,8 @@ int km_keysource_load(const km_settings *s, km_pem_bundle *out, char *errstr, si
     if (watch >= 0)
         close(watch);
     if (!ok) {
-        if (reason == KAFKA_MTLS_R_NOT_READY)
+        *reason_out = reason;
+        if (reason == KAFKA_MTLS_R_NOT_READY && !no_wait)
             snprintf(errstr, errstr_size, "kafka-mtls: %s: still not ready after %s=%ld: %s", prop,
                      KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms, msg);
         else
@@ -303,6 +313,7 @@ int km_keysource_load(const km_settings *s, km_pem_bundle *out, char *errstr, si
         (s->truststore != NULL || reason != KAFKA_MTLS_R_NOT_FOUND)) {
         snprintf(errstr, errstr_size, "kafka-mtls: %s: %s",
                  s->truststore != NULL ? "ssl.truststore.location" : prop, msg);
+        *reason_out = reason;
         goto done;
     }
     if (!to_pem(&ks, &ts, out)) {
@@ -323,5 +334,6 @@ void km_pem_bundle_clear(km_pem_bundle *b)
     OPENSSL_free(b->leaf);
     OPENSSL_free(b->chain);
     OPENSSL_free(b->trusted);
+    X509_free(b->leaf_cert);
     memset(b, 0, sizeof(*b));
 }

@@ -75,9 +75,9 @@ rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *
     (void)plug_opaquep;
     if (s == NULL)
         return RD_KAFKA_RESP_ERR__FAIL;
-    if (!km_settings_from_env(s, errstr, errstr_size)) {
+    if (!km_settings_from_env(s)) {
         km_settings_free(s);
-        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+        return RD_KAFKA_RESP_ERR__FAIL;
     }
     err = register_on(conf, s);
     if (err == RD_KAFKA_RESP_ERR__CONFLICT) {

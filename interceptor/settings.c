@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "kafka-mtls.h"
+#include "issuer.h"
 #include "settings.h"
 
 km_settings *km_settings_new(void)
@@ -40,6 +41,7 @@ void km_settings_free(km_settings *s)
     if (s == NULL)
         return;
     OPENSSL_free(s->volume);
+    OPENSSL_free(s->env_volume);
     OPENSSL_free(s->alias);
     OPENSSL_free(s->password_file);
     OPENSSL_free(s->keystore);
@@ -49,6 +51,15 @@ void km_settings_free(km_settings *s)
     free_secret(&s->keystore_password);
     free_secret(&s->key_password);
     free_secret(&s->truststore_password);
+    free_secret(&s->ca_key_password);
+    OPENSSL_free(s->ca_cert);
+    OPENSSL_free(s->ca_key);
+    OPENSSL_free(s->ca_key_password_file);
+    OPENSSL_free(s->subject);
+    OPENSSL_free(s->san);
+    OPENSSL_free(s->key_type);
+    OPENSSL_free(s->renew_before);
+    OPENSSL_free(s->keystore_password_file);
     if (s->memfd >= 0)
         close(s->memfd);
     OPENSSL_free(s);
@@ -68,13 +79,21 @@ km_settings *km_settings_dup(const km_settings *src)
         return NULL;
     s->wait_ms = src->wait_ms;
     s->no_hostname_check = src->no_hostname_check;
-    if (!copy_str(&s->volume, src->volume) || !copy_str(&s->alias, src->alias) ||
+    s->validity_days = src->validity_days;
+    if (!copy_str(&s->volume, src->volume) || !copy_str(&s->env_volume, src->env_volume) ||
+        !copy_str(&s->alias, src->alias) ||
         !copy_str(&s->password_file, src->password_file) || !copy_str(&s->keystore, src->keystore) ||
         !copy_str(&s->keystore_type, src->keystore_type) || !copy_str(&s->truststore, src->truststore) ||
         !copy_str(&s->truststore_type, src->truststore_type) ||
         !copy_str(&s->keystore_password, src->keystore_password) ||
         !copy_str(&s->key_password, src->key_password) ||
-        !copy_str(&s->truststore_password, src->truststore_password)) {
+        !copy_str(&s->truststore_password, src->truststore_password) ||
+        !copy_str(&s->ca_cert, src->ca_cert) || !copy_str(&s->ca_key, src->ca_key) ||
+        !copy_str(&s->ca_key_password, src->ca_key_password) ||
+        !copy_str(&s->ca_key_password_file, src->ca_key_password_file) ||
+        !copy_str(&s->subject, src->subject) || !copy_str(&s->san, src->san) ||
+        !copy_str(&s->key_type, src->key_type) || !copy_str(&s->renew_before, src->renew_before) ||
+        !copy_str(&s->keystore_password_file, src->keystore_password_file)) {
         km_settings_free(s);
         return NULL;
     }
@@ -171,6 +190,78 @@ static rd_kafka_conf_res_t set_wait(km_settings *s, const char *value, char *err
     return RD_KAFKA_CONF_OK;
 }
 
+static rd_kafka_conf_res_t set_subject(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+{
+    if (strchr(value, '=') == NULL) {
+        snprintf(errstr, errstr_size, "mtls.subject: \"%s\" is not a distinguished name "
+                 "(e.g. CN=${alias},O=example)", value);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    return store(&s->subject, value, errstr, errstr_size);
+}
+
+/* DNS:name, URI:uri, IP:address, comma-separated. */
+static rd_kafka_conf_res_t set_san(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+{
+    const char *p = value;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+
+        while (*p == ' ')
+            p++, len--;
+        if (!((len > 4 && strncmp(p, "DNS:", 4) == 0) || (len > 4 && strncmp(p, "URI:", 4) == 0) ||
+              (len > 3 && strncmp(p, "IP:", 3) == 0))) {
+            snprintf(errstr, errstr_size, "mtls.san: \"%.*s\": expected DNS:name, URI:uri or IP:address",
+                     (int)len, p);
+            return RD_KAFKA_CONF_INVALID;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return store(&s->san, value, errstr, errstr_size);
+}
+
+static rd_kafka_conf_res_t set_key_type(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+{
+    char err[256];
+
+    if (!km_key_type_valid(value, err, sizeof(err))) {
+        snprintf(errstr, errstr_size, "mtls.key.type: %s", err);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    return store(&s->key_type, value, errstr, errstr_size);
+}
+
+static rd_kafka_conf_res_t set_days(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < 1 || v > 36500) {
+        snprintf(errstr, errstr_size, "mtls.validity.days: \"%s\" is not a number of days (1..36500)", value);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    s->validity_days = v;
+    return RD_KAFKA_CONF_OK;
+}
+
+static rd_kafka_conf_res_t set_renew_before(km_settings *s, const char *value, char *errstr,
+                                            size_t errstr_size)
+{
+    km_renew_before rb;
+    char err[256];
+
+    if (!km_renew_before_parse(value, &rb, err, sizeof(err))) {
+        snprintf(errstr, errstr_size, "mtls.renew.before: %s", err);
+        return RD_KAFKA_CONF_INVALID;
+    }
+    return store(&s->renew_before, value, errstr, errstr_size);
+}
+
 rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
                                     char *errstr, size_t errstr_size)
 {
@@ -205,22 +296,56 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
         return store_type(name, &s->keystore_type, value, errstr, errstr_size);
     if (strcmp(name, "ssl.truststore.type") == 0)
         return store_type(name, &s->truststore_type, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.ca.location") == 0)
+        return set_path(name, &s->ca_cert, value, 0, errstr, errstr_size);
+    if (strcmp(name, "mtls.ca.key.location") == 0)
+        return set_path(name, &s->ca_key, value, 0, errstr, errstr_size);
+    if (strcmp(name, "mtls.ca.key.password") == 0)
+        return store_secret(&s->ca_key_password, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.ca.key.password.file") == 0)
+        return set_path(name, &s->ca_key_password_file, value, 0, errstr, errstr_size);
+    if (strcmp(name, "mtls.keystore.password.file") == 0)
+        return set_path(name, &s->keystore_password_file, value, 0, errstr, errstr_size);
+    if (strcmp(name, "mtls.subject") == 0)
+        return set_subject(s, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.san") == 0)
+        return set_san(s, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.key.type") == 0)
+        return set_key_type(s, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.validity.days") == 0)
+        return set_days(s, value, errstr, errstr_size);
+    if (strcmp(name, "mtls.renew.before") == 0)
+        return set_renew_before(s, value, errstr, errstr_size);
     /* Java spells "no hostname verification" as an empty value, which
-     * librdkafka rejects; "https"/"none" are librdkafka's own. */
-    if (strcmp(name, "ssl.endpoint.identification.algorithm") == 0 && value[0] == '\0') {
-        s->no_hostname_check = 1;
-        return RD_KAFKA_CONF_OK;
+     * librdkafka rejects; "https"/"none" are librdkafka's own. The last
+     * value set wins, so a later "https" turns the check back on. */
+    if (strcmp(name, "ssl.endpoint.identification.algorithm") == 0) {
+        s->no_hostname_check = value[0] == '\0';
+        return s->no_hostname_check ? RD_KAFKA_CONF_OK : RD_KAFKA_CONF_UNKNOWN;
     }
     return RD_KAFKA_CONF_UNKNOWN;
 }
 
-int km_settings_from_env(km_settings *s, char *errstr, size_t errstr_size)
+int km_settings_from_env(km_settings *s)
 {
     const char *v = getenv(KAFKA_MTLS_ENV_VOLUME);
 
-    if (v == NULL || v[0] == '\0')
-        return 1;
-    if (!check_path(KAFKA_MTLS_ENV_VOLUME, v, 1, errstr, errstr_size))
+    return v == NULL || v[0] == '\0' || (s->env_volume = OPENSSL_strdup(v)) != NULL;
+}
+
+int km_settings_use_env_volume(km_settings *s, char *errstr, size_t errstr_size)
+{
+    if (s->env_volume == NULL) {
+        snprintf(errstr, errstr_size,
+                 "kafka-mtls: no key source configured: set %s (or the %s environment variable) "
+                 "or ssl.keystore.location", KAFKA_MTLS_PROP_VOLUME, KAFKA_MTLS_ENV_VOLUME);
         return 0;
-    return store(&s->volume, v, errstr, errstr_size) == RD_KAFKA_CONF_OK;
+    }
+    char why[512];
+
+    if (!check_path(KAFKA_MTLS_ENV_VOLUME, s->env_volume, 1, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "kafka-mtls: %s", why);
+        return 0;
+    }
+    return store(&s->volume, s->env_volume, errstr, errstr_size) == RD_KAFKA_CONF_OK;
 }

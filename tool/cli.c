@@ -1,0 +1,121 @@
+/* Helpers of the `kafka-mtls` command: its help, its library context,
+ * password files, time formatting. */
+#include <stdio.h>
+#include <time.h>
+#include <openssl/provider.h>
+
+#include "cli.h"
+#include "files.h"
+#include "kafka-mtls.h"
+#include "provider.h"
+
+/* Unloaded before the context is freed: a context freed with providers
+ * still loaded leaks what they allocated (the provider's child context). */
+static OSSL_PROVIDER *ours, *dflt;
+
+OSSL_LIB_CTX *km_cli_libctx(void)
+{
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+    if (ctx == NULL || !OSSL_PROVIDER_add_builtin(ctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
+        (ours = OSSL_PROVIDER_load(ctx, KAFKA_MTLS_PROVIDER_NAME)) == NULL ||
+        (dflt = OSSL_PROVIDER_load(ctx, "default")) == NULL) {
+        fprintf(stderr, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)\n");
+        km_cli_libctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void km_cli_libctx_free(OSSL_LIB_CTX *libctx)
+{
+    OSSL_PROVIDER_unload(ours);
+    OSSL_PROVIDER_unload(dflt);
+    ours = dflt = NULL;
+    OSSL_LIB_CTX_free(libctx);
+}
+
+static const char usage[] =
+"usage: kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options]\n"
+"       kafka-mtls inspect VOLUME_DIR|FILE [--alias A] [--password-file F]\n"
+"       kafka-mtls --help\n";
+
+static const char help[] =
+"\n"
+"kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options]\n"
+"  Issues a CA-signed certificate into VOLUME_DIR in the seed's layout:\n"
+"  ALIAS.keystore.jks and ALIAS.truststore.jks (PKCS#12 as keytool 17 writes\n"
+"  them), ALIAS-ca-signed.crt (PEM) and ALIAS_creds (the store password,\n"
+"  written last). A drop-in for the seed's certificate service; with\n"
+"  --eku serverAuth,clientAuth it also makes a broker keystore.\n"
+"  Under a lock (VOLUME_DIR/.kafka-mtls.lock) it re-reads the volume through\n"
+"  the provider and issues only when the volume has no usable keystore, the\n"
+"  certificate is inside its renew window or expired, was not issued by this\n"
+"  CA, or --force is given; otherwise it says the volume is fresh.\n"
+"  Many processes may run it on one volume at once: exactly one issues.\n"
+"    --ca FILE                   CA certificate (PEM)\n"
+"    --ca-key FILE               CA private key (PEM, may be encrypted)\n"
+"    --ca-key-password-file FILE the CA key's password (first line)\n"
+"    --alias A                   ALIAS (default: the directory's name)\n"
+"    --subject S                 default CN=${alias}; \"CN=a,O=b\" (as keytool's\n"
+"                                -dname) or \"/CN=a/O=b\" (as openssl's -subj);\n"
+"                                ${alias} and ${hostname} expand\n"
+"    --san LIST                  subjectAltName, e.g. DNS:${hostname},IP:10.0.0.1\n"
+"    --key-type T                rsa:2048 (default), rsa:3072, rsa:4096,\n"
+"                                ec:P-256, ec:P-384, ed25519\n"
+"    --eku LIST                  extendedKeyUsage (default clientAuth)\n"
+"    --days N                    validity in days (default 90)\n"
+"    --renew-before SPEC         renew window: N or Nd (days), N% of the\n"
+"                                lifetime (default: the last third)\n"
+"    --password-file FILE        store password (default: keep the volume's\n"
+"                                ALIAS_creds, or a fresh random one)\n"
+"    --force                     issue even if the certificate is fresh\n"
+"\n"
+"kafka-mtls inspect VOLUME_DIR|FILE [--alias A] [--password-file F]\n"
+"  Shows what a client would read: the layout and each file's format,\n"
+"  whether the volume is ready (and why not), the certificate's subject,\n"
+"  issuer, SANs, validity and days left, whether the key matches it and\n"
+"  whether the chain verifies against the truststore. Never prints secrets.\n"
+"\n"
+"Exit status:\n"
+"  0  issue: issued, renewed, or the certificate is fresh;\n"
+"     inspect: ready, key matches, certificate currently valid\n"
+"  1  failure (the message names the file and the cause): CA refused,\n"
+"     volume not writable, wrong password, key mismatch, unreadable file\n"
+"  2  usage error\n"
+"  3  inspect: the volume is not ready (no ALIAS_creds or no keystore yet)\n"
+"  4  inspect: the certificate is expired or not yet valid\n";
+
+void km_cli_help(FILE *out, int full)
+{
+    fputs(usage, out);
+    if (full)
+        fputs(help, out);
+}
+
+int km_cli_password_file(const char *path, const char *what, km_secret *out)
+{
+    km_status st = { 0 };
+
+    if (km_read_password_file(path, KAFKA_MTLS_R_PASSWORD_FILE, out, &st))
+        return 1;
+    fprintf(stderr, "kafka-mtls: %s: %s\n", what, st.msg);
+    return 0;
+}
+
+const char *km_cli_time(time_t t, char *buf, size_t n)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, n, "?");
+    return buf;
+}
+
+double km_cli_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}

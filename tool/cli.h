@@ -1,0 +1,39 @@
+/* Shared by the subcommands of the `kafka-mtls` command. */
+#ifndef KMTLS_CLI_H
+#define KMTLS_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+#include <openssl/types.h>
+
+#include "keystore.h"
+
+/* Exit codes (documented in `kafka-mtls --help`). */
+enum {
+    KM_EXIT_OK = 0,        /* issue: issued, renewed or still fresh; inspect: ready and valid */
+    KM_EXIT_FAIL = 1,      /* failure; the message names the file and the cause */
+    KM_EXIT_USAGE = 2,     /* bad command line */
+    KM_EXIT_NOT_READY = 3, /* inspect: the volume is not ready (no ALIAS_creds or no keystore yet) */
+    KM_EXIT_EXPIRED = 4    /* inspect: the certificate is expired or not yet valid */
+};
+
+/* A private library context with kafka-mtls registered as a built-in and
+ * "default" loaded; NULL with a message on stderr. */
+OSSL_LIB_CTX *km_cli_libctx(void);
+void km_cli_libctx_free(OSSL_LIB_CTX *libctx);
+
+/* The usage lines; with full, the whole help (options, exit codes). */
+void km_cli_help(FILE *out, int full);
+
+/* Reads a one-line password file; 1, or 0 with a message on stderr. */
+int km_cli_password_file(const char *path, const char *what, km_secret *out);
+
+/* "2026-02-25 21:57:00 UTC" */
+const char *km_cli_time(time_t t, char *buf, size_t n);
+double km_cli_ms(void);
+
+int km_cmd_issue(int argc, char **argv);
+int km_cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options]
+ *
+ * Lock, re-read the volume through the provider, issue if it has no usable
+ * certificate (or it is in its renew window, expired, from another CA, or
+ * --force), unlock. Prints what it did; the serial is printed in every case,
+ * so concurrent runs can be told apart.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "issuer.h"
+
+typedef struct issue_opts {
+    km_issue_request rq;
+    const char *ca_key_password_file, *password_file, *renew_before;
+    km_renew_before rb;
+    int force;
+} issue_opts;
+
+enum { O_CA = 256, O_CA_KEY, O_CA_KEY_PW, O_ALIAS, O_SUBJECT, O_SAN, O_KEY_TYPE, O_EKU, O_DAYS,
+       O_RENEW, O_PWFILE, O_FORCE, O_HELP };
+
+static const struct option options[] = {
+    { "ca", required_argument, NULL, O_CA },
+    { "ca-key", required_argument, NULL, O_CA_KEY },
+    { "ca-key-password-file", required_argument, NULL, O_CA_KEY_PW },
+    { "alias", required_argument, NULL, O_ALIAS },
+    { "subject", required_argument, NULL, O_SUBJECT },
+    { "san", required_argument, NULL, O_SAN },
+    { "key-type", required_argument, NULL, O_KEY_TYPE },
+    { "eku", required_argument, NULL, O_EKU },
+    { "days", required_argument, NULL, O_DAYS },
+    { "renew-before", required_argument, NULL, O_RENEW },
+    { "password-file", required_argument, NULL, O_PWFILE },
+    { "force", no_argument, NULL, O_FORCE },
+    { "help", no_argument, NULL, O_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kafka-mtls issue: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nusage: kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options] "
+                    "(see kafka-mtls --help)\n");
+    return KM_EXIT_USAGE;
+}
+
+static int parse_days(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 36500)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse(int argc, char **argv, issue_opts *o)
+{
+    char err[256];
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case O_CA: o->rq.ca_cert = optarg; break;
+        case O_CA_KEY: o->rq.ca_key = optarg; break;
+        case O_CA_KEY_PW: o->ca_key_password_file = optarg; break;
+        case O_ALIAS: o->rq.alias = optarg; break;
+        case O_SUBJECT: o->rq.subject = optarg; break;
+        case O_SAN: o->rq.san = optarg; break;
+        case O_KEY_TYPE: o->rq.key_type = optarg; break;
+        case O_EKU: o->rq.extended_key_usage = optarg; break;
+        case O_DAYS:
+            if (!parse_days(optarg, &o->rq.validity_days))
+                return usage_error("--days '%s': expected a number of days from 1 to 36500", optarg);
+            break;
+        case O_RENEW: o->renew_before = optarg; break;
+        case O_PWFILE: o->password_file = optarg; break;
+        case O_FORCE: o->force = 1; break;
+        case O_HELP: km_cli_help(stdout, 1); return -1;
+        default: return KM_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("%s", optind >= argc ? "no VOLUME_DIR given" : "more than one VOLUME_DIR given");
+    o->rq.volume = argv[optind];
+    if (o->rq.volume[0] != '/')
+        return usage_error("VOLUME_DIR '%s': give an absolute path", o->rq.volume);
+    if (o->rq.ca_cert == NULL || o->rq.ca_key == NULL)
+        return usage_error("%s", "--ca and --ca-key are required");
+    if (!km_renew_before_parse(o->renew_before, &o->rb, err, sizeof(err)))
+        return usage_error("--%s", err);
+    return KM_EXIT_OK;
+}
+
+typedef struct timings {
+    double lock, check, issue, readback, total;
+} timings;
+
+static void print_issued(const char *verb, const issue_opts *o, const char *why, const km_issue_result *r,
+                         const km_vol_check *after, const timings *t)
+{
+    char nb[64], na[64], rf[64];
+
+    printf("%s: %s (%s)\n", verb, o->rq.volume, why);
+    printf("  subject     %s\n", r->subject);
+    printf("  serial      %s\n", r->serial);
+    printf("  not-before  %s\n", km_cli_time(r->not_before, nb, sizeof(nb)));
+    printf("  not-after   %s (%ld days)%s\n", km_cli_time(r->not_after, na, sizeof(na)),
+           (long)((r->not_after - r->not_before + 43200) / 86400),
+           r->not_after_clamped ? ", cut to the CA's own expiry" : "");
+    printf("  renew-from  %s\n", km_cli_time(after->window_start, rf, sizeof(rf)));
+    printf("  files       %s.keystore.jks %s.truststore.jks %s-ca-signed.crt %s_creds (written last)\n",
+           r->alias, r->alias, r->alias, r->alias);
+    if (o->rq.store_password != NULL)
+        printf("  password    from --password-file, in %s_creds\n", r->alias);
+    else if (r->password_kept)
+        printf("  password    kept from %s_creds\n", r->alias);
+    else
+        printf("  password    new, random, in %s_creds\n", r->alias);
+    printf("  elapsed     %.0f ms (lock wait %.0f, check %.0f, issue %.0f, read back %.0f)\n", t->total,
+           t->lock, t->check, t->issue, t->readback);
+}
+
+static void print_fresh(const issue_opts *o, const km_vol_check *vc, double lock_ms, double total_ms)
+{
+    char na[64], rf[64];
+
+    printf("fresh: %s (%s; not renewed before %s; --force renews now)\n", o->rq.volume, vc->why,
+           km_cli_time(vc->window_start, rf, sizeof(rf)));
+    printf("  serial      %s\n", vc->serial);
+    printf("  not-after   %s (%ld days left)\n", km_cli_time(vc->not_after, na, sizeof(na)),
+           (long)((vc->not_after - time(NULL)) / 86400));
+    printf("  elapsed     %.0f ms (lock wait %.0f ms)\n", total_ms, lock_ms);
+}
+
+static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
+{
+    km_status st = { 0 };
+    km_vol_check before, after;
+    km_issue_result res;
+    timings t;
+    char alias[256], why[700];
+    double t0 = km_cli_ms(), t1;
+    int lock = -1;
+
+    if (!km_issue_request_check(&o->rq, &st) ||
+        !km_alias_resolve(o->rq.volume, o->rq.alias, alias, sizeof(alias), &st)) {
+        fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
+        return KM_EXIT_USAGE;
+    }
+    if (!km_volume_lock(o->rq.volume, &lock, &st)) {
+        fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
+        return KM_EXIT_FAIL;
+    }
+    t.lock = km_cli_ms() - t0;
+    km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &before);
+    t.check = km_cli_ms() - t0 - t.lock;
+    if (before.state == KM_VOL_FRESH && !o->force) {
+        km_volume_unlock(lock);
+        print_fresh(o, &before, t.lock, km_cli_ms() - t0);
+        return KM_EXIT_OK;
+    }
+    o->rq.libctx = libctx;
+    t1 = km_cli_ms();
+    if (!km_issue(&o->rq, &res, &st)) {
+        km_volume_unlock(lock);
+        fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
+        return KM_EXIT_FAIL;
+    }
+    t.issue = km_cli_ms() - t1;
+    /* what was written must read back, through the provider, as clients read it */
+    t1 = km_cli_ms();
+    km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &after);
+    km_volume_unlock(lock);
+    t.readback = km_cli_ms() - t1;
+    t.total = km_cli_ms() - t0;
+    if (after.state != KM_VOL_FRESH && after.state != KM_VOL_RENEW) {
+        fprintf(stderr, "kafka-mtls issue: %s: issued serial %s, but the volume does not read back: %s\n",
+                o->rq.volume, res.serial, after.why);
+        return KM_EXIT_FAIL;
+    }
+    if (after.state == KM_VOL_RENEW)
+        fprintf(stderr, "kafka-mtls issue: warning: the renew window (--renew-before %s) covers the whole "
+                "lifetime of the certificate: every run will renew it\n",
+                o->renew_before ? o->renew_before : "");
+    if (before.state == KM_VOL_FRESH)
+        snprintf(why, sizeof(why), "--force; serial %s replaced", before.serial);
+    else
+        snprintf(why, sizeof(why), "%s", before.why);
+    print_issued(before.state == KM_VOL_MISSING ? "issued" : "renewed", o, why, &res, &after, &t);
+    return KM_EXIT_OK;
+}
+
+int km_cmd_issue(int argc, char **argv)
+{
+    issue_opts o;
+    km_secret ca_pw = { 0 }, store_pw = { 0 };
+    OSSL_LIB_CTX *libctx = NULL;
+    int rc = parse(argc, argv, &o);
+
+    if (rc != KM_EXIT_OK)
+        return rc < 0 ? KM_EXIT_OK : rc;   /* -1: --help was printed */
+    rc = KM_EXIT_FAIL;
+    if (o.ca_key_password_file != NULL) {
+        if (!km_cli_password_file(o.ca_key_password_file, "--ca-key-password-file", &ca_pw))
+            goto done;
+        o.rq.ca_key_password = ca_pw.data;
+    }
+    if (o.password_file != NULL) {
+        if (!km_cli_password_file(o.password_file, "--password-file", &store_pw))
+            goto done;
+        o.rq.store_password = store_pw.data;
+    }
+    if ((libctx = km_cli_libctx()) == NULL)
+        goto done;
+    rc = run(&o, libctx);
+done:
+    km_secret_clear(&ca_pw);
+    km_secret_clear(&store_pw);
+    km_cli_libctx_free(libctx);
+    return rc;
+}

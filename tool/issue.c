@@ -1,0 +1,292 @@
+/*
+ * km_issue: validate the request, load and check the CA, generate the key,
+ * build and sign the certificate, and write the volume in the seed's layout
+ * with ALIAS_creds last.
+ *
+ * Crash consistency. Each file is replaced atomically, and the password
+ * file is written last, so a process killed at any point leaves:
+ *  - on a first issuance: no ALIAS_creds, so the volume is "not ready" and
+ *    the next issuer starts over; or a complete volume;
+ *  - on a renewal that keeps the password: every store, old or new, opens
+ *    with the ALIAS_creds beside it;
+ *  - on a renewal that changes the password: ALIAS_creds is removed (and the
+ *    removal made durable) before any store is replaced, so the volume is
+ *    "not ready" rather than paired with the wrong password.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "files.h"
+#include "issue_internal.h"
+#include "kafka-mtls.h"
+
+#define MAX_DAYS 36500
+
+typedef struct issue_names {
+    char alias[256];
+    char keystore[300], truststore[300], crt[300], creds[300];
+} issue_names;
+
+int km_alias_resolve(const char *volume, const char *alias, char *out, size_t n, km_status *st)
+{
+    const char *a = alias;
+    char vol[4096];
+
+    if (a == NULL) {
+        size_t len;
+
+        snprintf(vol, sizeof(vol), "%s", volume != NULL ? volume : "");
+        for (len = strlen(vol); len > 1 && vol[len - 1] == '/'; len--)
+            vol[len - 1] = '\0';
+        a = strrchr(vol, '/') != NULL ? strrchr(vol, '/') + 1 : vol;
+    }
+    if (a[0] == '\0' || a[0] == '.' || strchr(a, '/') != NULL || strlen(a) >= n || strlen(a) > 200)
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST,
+                       "alias '%s': not usable as a file name prefix (empty, '/' or a leading '.')", a);
+    for (const unsigned char *p = (const unsigned char *)a; *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "alias: control characters are not allowed");
+    snprintf(out, n, "%s", a);
+    return 1;
+}
+
+static int alias_of(const km_issue_request *rq, issue_names *nm, km_status *st)
+{
+    if (!km_alias_resolve(rq->volume, rq->alias, nm->alias, sizeof(nm->alias), st))
+        return 0;
+    snprintf(nm->keystore, sizeof(nm->keystore), "%s.keystore.jks", nm->alias);
+    snprintf(nm->truststore, sizeof(nm->truststore), "%s.truststore.jks", nm->alias);
+    snprintf(nm->crt, sizeof(nm->crt), "%s-ca-signed.crt", nm->alias);
+    snprintf(nm->creds, sizeof(nm->creds), "%s_creds", nm->alias);
+    return 1;
+}
+
+/* The store password: the configured one, the existing one, or a fresh
+ * random one (128 bits as 32 hex digits, like the seed's `openssl rand -hex 16`). */
+static int choose_password(const km_issue_request *rq, int dirfd, const issue_names *nm,
+                           km_secret *pw, int *kept, int *changed, km_status *st)
+{
+    km_secret old = { 0 };
+    int found = 0, ok = 0;
+
+    *kept = *changed = 0;
+    if (!km_dir_read_password(dirfd, rq->volume, nm->creds, &old, &found, st))
+        return 0;
+    if (rq->store_password != NULL) {
+        size_t len = strlen(rq->store_password);
+
+        if (len == 0 || strchr(rq->store_password, '\n') != NULL || strchr(rq->store_password, '\r') != NULL) {
+            km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "store password: empty or more than one line");
+            goto done;
+        }
+        if (!km_secret_set(pw, rq->store_password, len))
+            goto oom;
+        *changed = found && (old.len != len || CRYPTO_memcmp(old.data, rq->store_password, len) != 0);
+    } else if (found) {
+        if (!km_secret_set(pw, old.data, old.len))
+            goto oom;
+        *kept = 1;
+    } else {
+        unsigned char r[16];
+        char hex[33];
+
+        if (RAND_priv_bytes_ex(rq->libctx, r, sizeof(r), 0) <= 0) {
+            km_fail(st, KAFKA_MTLS_R_INTERNAL, "no randomness for the store password");
+            goto done;
+        }
+        for (size_t i = 0; i < sizeof(r); i++)
+            snprintf(hex + 2 * i, 3, "%02x", r[i]);
+        ok = km_secret_set(pw, hex, 32);
+        OPENSSL_cleanse(r, sizeof(r));
+        OPENSSL_cleanse(hex, sizeof(hex));
+        if (!ok)
+            goto oom;
+    }
+    ok = 1;
+    goto done;
+oom:
+    km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+done:
+    km_secret_clear(&old);
+    return ok;
+}
+
+static int pem_of(X509 *x, unsigned char **out, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    BUF_MEM *bm = NULL;
+    int ok = b != NULL && PEM_write_bio_X509(b, x) && BIO_get_mem_ptr(b, &bm) > 0 &&
+             (*out = OPENSSL_memdup(bm->data, bm->length)) != NULL;
+
+    if (ok)
+        *len = bm->length;
+    BIO_free(b);
+    return ok;
+}
+
+typedef struct issue_files {
+    unsigned char *keystore, *truststore, *crt;
+    size_t keystore_len, truststore_len, crt_len;
+} issue_files;
+
+static void files_clear(issue_files *f)
+{
+    OPENSSL_free(f->keystore);
+    OPENSSL_free(f->truststore);
+    OPENSSL_free(f->crt);
+    memset(f, 0, sizeof(*f));
+}
+
+static int write_volume(const km_issue_request *rq, int dirfd, const issue_names *nm, const issue_files *f,
+                        const km_secret *pw, int pw_changed, km_status *st)
+{
+    char *line = OPENSSL_malloc(pw->len + 1);
+    int ok;
+
+    if (line == NULL)
+        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+    memcpy(line, pw->data, pw->len);
+    line[pw->len] = '\n';
+    km_dir_clean_temps(dirfd);
+    ok = (!pw_changed ||
+          (km_dir_remove(dirfd, rq->volume, nm->creds, st) && km_dir_sync(dirfd, rq->volume, st))) &&
+         km_dir_write(dirfd, rq->volume, nm->keystore, f->keystore, f->keystore_len, st) &&
+         km_dir_write(dirfd, rq->volume, nm->truststore, f->truststore, f->truststore_len, st) &&
+         km_dir_write(dirfd, rq->volume, nm->crt, f->crt, f->crt_len, st) &&
+         km_dir_sync(dirfd, rq->volume, st) &&
+         km_dir_write(dirfd, rq->volume, nm->creds, line, pw->len + 1, st) &&
+         km_dir_sync(dirfd, rq->volume, st);
+    OPENSSL_clear_free(line, pw->len + 1);
+    return ok;
+}
+
+static int check_request(const km_issue_request *rq, km_key_spec *ks, km_status *st)
+{
+    char err[256];
+
+    if (rq->volume == NULL || rq->volume[0] != '/')
+        return km_fail(st, KAFKA_MTLS_R_RELATIVE_PATH, "volume %s: not an absolute path",
+                       rq->volume ? rq->volume : "(none)");
+    if (!km_key_spec_parse(rq->key_type, ks, err, sizeof(err)))
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "%s", err);
+    if (rq->validity_days < 0 || rq->validity_days > MAX_DAYS)
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "validity %d days: expected 1 to %d", rq->validity_days,
+                       MAX_DAYS);
+    return km_eku_check(rq->extended_key_usage ? rq->extended_key_usage : "clientAuth", st);
+}
+
+/* The subject and SAN after expansion; *name to free with X509_NAME_free. */
+static int expand_names(const km_issue_request *rq, const char *alias, X509_NAME **name, char *san,
+                        size_t san_len, km_status *st)
+{
+    char subject[1024];
+
+    *name = NULL;
+    return km_expand(rq->subject ? rq->subject : "CN=${alias}", alias, "subject", subject, sizeof(subject),
+                     st) &&
+           (*name = km_subject_parse(subject, st)) != NULL &&
+           (rq->san == NULL ||
+            (km_expand(rq->san, alias, "subjectAltName", san, san_len, st) && km_san_check(san, st)));
+}
+
+int km_issue_request_check(const km_issue_request *rq, km_status *st)
+{
+    issue_names nm;
+    km_key_spec ks;
+    X509_NAME *name = NULL;
+    char san[4096];
+    int ok = check_request(rq, &ks, st) && alias_of(rq, &nm, st) &&
+             expand_names(rq, nm.alias, &name, san, sizeof(san), st);
+
+    X509_NAME_free(name);
+    return ok;
+}
+
+static void fill_result(const issue_names *nm, X509 *leaf, int clamped, int kept, km_issue_result *res)
+{
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(leaf);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    struct tm tm;
+    int n = -1;
+
+    memset(res, 0, sizeof(*res));
+    snprintf(res->alias, sizeof(res->alias), "%s", nm->alias);
+    snprintf(res->serial, sizeof(res->serial), "%s", hex ? hex : "?");
+    if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(leaf), 0, XN_FLAG_RFC2253) >= 0)
+        n = BIO_read(b, res->subject, sizeof(res->subject) - 1);
+    res->subject[n > 0 ? n : 0] = '\0';
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(leaf), &tm))
+        res->not_before = timegm(&tm);
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
+        res->not_after = timegm(&tm);
+    res->not_after_clamped = clamped;
+    res->password_kept = kept;
+    BIO_free(b);
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
+{
+    issue_names nm;
+    km_key_spec ks;
+    km_ca ca = { 0 };
+    km_secret pw = { 0 };
+    issue_files f = { 0 };
+    char san[4096];
+    X509_NAME *name = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *leaf = NULL;
+    time_t now = time(NULL);
+    int dirfd = -1, ok = 0, kept = 0, changed = 0, clamped = 0;
+
+    if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
+        !expand_names(rq, nm.alias, &name, san, sizeof(san), st))
+        goto done;
+    if (!km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
+        goto done;
+    if ((dirfd = km_dir_open(rq->volume, 1, st)) < 0 ||
+        !choose_password(rq, dirfd, &nm, &pw, &kept, &changed, st))
+        goto done;
+    if ((key = km_key_generate(rq->libctx, &ks, st)) == NULL)
+        goto done;
+    {
+        km_cert_spec spec = { .subject = name, .san = rq->san ? san : NULL,
+                              .eku = rq->extended_key_usage ? rq->extended_key_usage : "clientAuth",
+                              .days = rq->validity_days ? rq->validity_days : KAFKA_MTLS_VALIDITY_DEFAULT,
+                              .now = now };
+        if ((leaf = km_cert_build(rq->libctx, &ca, key, &spec, &clamped, st)) == NULL)
+            goto done;
+    }
+    if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, ca.cert, &pw, now, &f.keystore, &f.keystore_len,
+                         st) ||
+        !km_p12_truststore(rq->libctx, ca.cert, &pw, &f.truststore, &f.truststore_len, st))
+        goto done;
+    if (!pem_of(leaf, &f.crt, &f.crt_len)) {
+        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (!write_volume(rq, dirfd, &nm, &f, &pw, changed, st))
+        goto done;
+    fill_result(&nm, leaf, clamped, kept, res);
+    ok = 1;
+done:
+    if (dirfd >= 0)
+        close(dirfd);
+    files_clear(&f);
+    km_secret_clear(&pw);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    km_ca_clear(&ca);
+    X509_NAME_free(name);
+    return ok;
+}

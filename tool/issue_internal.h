@@ -1,0 +1,85 @@
+/* Internal interfaces between the files of issuer_core (not for the plugin). */
+#ifndef KMTLS_ISSUE_INTERNAL_H
+#define KMTLS_ISSUE_INTERNAL_H
+
+#include <time.h>
+#include <openssl/types.h>
+#include <openssl/x509.h>
+
+#include "issuer.h"
+#include "keystore.h"
+
+/* keytype.c: "rsa:2048" ... into an algorithm and generation. */
+typedef struct km_key_spec {
+    const char *algorithm;  /* "RSA", "EC", "ED25519" */
+    size_t rsa_bits;
+    const char *curve;      /* "P-256", "P-384" */
+} km_key_spec;
+
+int km_key_spec_parse(const char *spec, km_key_spec *out, char *err, size_t n);
+EVP_PKEY *km_key_generate(OSSL_LIB_CTX *libctx, const km_key_spec *ks, km_status *st);
+
+/* names.c: ${alias}/${hostname} expansion, subject and SAN parsing. */
+int km_expand(const char *in, const char *alias, const char *what, char *out, size_t n, km_status *st);
+X509_NAME *km_subject_parse(const char *s, km_status *st);
+int km_san_check(const char *s, km_status *st);
+int km_eku_check(const char *s, km_status *st);
+
+/* ca.c: the signing CA, checked before use. */
+typedef struct km_ca {
+    X509 *cert;
+    EVP_PKEY *key;
+} km_ca;
+
+X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st);
+int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path,
+               const char *password, time_t now, km_ca *ca, km_status *st);
+void km_ca_clear(km_ca *ca);
+
+/* certificate.c: the leaf. */
+typedef struct km_cert_spec {
+    const X509_NAME *subject;
+    const char *san;        /* validated, or NULL */
+    const char *eku;        /* validated */
+    int days;
+    time_t now;
+} km_cert_spec;
+
+X509 *km_cert_build(OSSL_LIB_CTX *libctx, const km_ca *ca, EVP_PKEY *key, const km_cert_spec *spec,
+                    int *clamped, km_status *st);
+
+/* keystore_write.c: PKCS#12 files as keytool 17 writes them (DER in *der). */
+int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, X509 *ca,
+                    const km_secret *pw, time_t now, unsigned char **der, size_t *len, km_status *st);
+int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw,
+                      unsigned char **der, size_t *len, km_status *st);
+
+/* volume_write.c: the volume directory, atomic files, the password file. */
+int km_dir_open(const char *volume, int create, km_status *st); /* fd, or -1 with st */
+int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
+                 km_status *st);
+int km_dir_sync(int dirfd, const char *volume, km_status *st);
+int km_dir_remove(int dirfd, const char *volume, const char *name, km_status *st);
+/* 1 read (*found = 1) or absent (*found = 0); 0 with st if unreadable. */
+int km_dir_read_password(int dirfd, const char *volume, const char *name, km_secret *out,
+                         int *found, km_status *st);
+void km_dir_clean_temps(int dirfd);
+
+/* store_read.c: objects of a keystore: URI, through OSSL_STORE in libctx. */
+typedef struct km_loaded {
+    EVP_PKEY *key;
+    STACK_OF(X509) *certs;  /* in the order yielded */
+    int reason;             /* kafka_mtls_reason of the failure, 0 on success */
+} km_loaded;
+
+/* keystore:PATH?part=PART&alias=ALIAS&password-file=PWFILE (NULLs omitted). */
+void km_store_uri(char *uri, size_t n, const char *path, const char *part, const char *alias,
+                  const char *password_file);
+/* expect: 0 or OSSL_STORE_INFO_*. 1, or 0 with the provider's message in msg. */
+int km_store_load(OSSL_LIB_CTX *libctx, const char *uri, int expect, km_loaded *out, char *msg, size_t n);
+void km_loaded_clear(km_loaded *l);
+
+/* "VOLUME/NAME" into buf, for messages. */
+const char *km_path(char *buf, size_t n, const char *volume, const char *name);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * What an issuer finds in a volume, read exactly as clients read it: through
+ * the kafka-mtls provider's OSSL_STORE (keystore:VOLUME?alias=ALIAS), in a
+ * library context where the provider is loaded.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "issue_internal.h"
+#include "kafka-mtls.h"
+
+static void serial_hex(const X509 *x, char *buf, size_t n)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+    snprintf(buf, n, "%s", hex ? hex : "?");
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+static int contains(STACK_OF(X509) *sk, const X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(sk); i++)
+        if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+            return 1;
+    return 0;
+}
+
+/* The PEM copy of the leaf, if there is one, must be the keystore's: a
+ * renewal interrupted between the two renames leaves them different. */
+static int crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const X509 *leaf)
+{
+    char path[4096], name[300];
+    km_status st = { 0 };
+    X509 *x;
+    int ok;
+
+    snprintf(name, sizeof(name), "%s-ca-signed.crt", alias);
+    x = km_read_cert_pem(libctx, km_path(path, sizeof(path), volume, name), "certificate", &st);
+    if (x == NULL)
+        return st.reason == KAFKA_MTLS_R_NOT_FOUND;
+    ok = X509_cmp(x, leaf) == 0;
+    X509_free(x);
+    return ok;
+}
+
+static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, X509 *ca,
+                           const km_loaded *ks, const km_loaded *ts, const km_renew_before *rb, time_t now,
+                           km_vol_check *out)
+{
+    X509 *leaf = sk_X509_value(ks->certs, 0);
+    int state;
+
+    serial_hex(leaf, out->serial, sizeof(out->serial));
+    if (ca != NULL &&
+        (X509_check_issued(ca, leaf) != X509_V_OK || X509_verify(leaf, X509_get0_pubkey(ca)) <= 0)) {
+        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) was not issued by the configured CA",
+                 out->serial);
+        return KM_VOL_OTHER_CA;
+    }
+    if (ca != NULL && !contains(ts->certs, ca)) {
+        snprintf(out->why, sizeof(out->why), "the truststore does not hold the configured CA");
+        return KM_VOL_OTHER_CA;
+    }
+    if (!crt_matches(libctx, volume, alias, leaf)) {
+        snprintf(out->why, sizeof(out->why),
+                 "%s-ca-signed.crt is not the keystore's certificate (an earlier issuance was interrupted)",
+                 alias);
+        return KM_VOL_MISSING;
+    }
+    state = km_renewal_state(leaf, rb, now, &out->window_start);
+    {
+        struct tm tm;
+
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
+            out->not_after = timegm(&tm);
+    }
+    if (state < 0) {
+        snprintf(out->why, sizeof(out->why), "the certificate's validity dates cannot be read");
+        return KM_VOL_MISSING;
+    }
+    if (state == KM_CERT_EXPIRED) {
+        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) is expired or not valid yet",
+                 out->serial);
+        return KM_VOL_EXPIRED;
+    }
+    snprintf(out->why, sizeof(out->why), state == KM_CERT_RENEW ? "the certificate is inside its renew window"
+                                                                : "the certificate is valid");
+    return state == KM_CERT_RENEW ? KM_VOL_RENEW : KM_VOL_FRESH;
+}
+
+km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
+                             const char *ca_cert, const km_renew_before *rb, time_t now,
+                             km_vol_check *out)
+{
+    km_loaded ks = { 0 }, ts = { 0 };
+    char uri[8192];
+    km_status st = { 0 };
+    X509 *ca = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->state = KM_VOL_MISSING;
+    if (ca_cert != NULL && (ca = km_read_cert_pem(libctx, ca_cert, "CA certificate", &st)) == NULL) {
+        snprintf(out->why, sizeof(out->why), "%s", st.msg);
+        return out->state;
+    }
+    km_store_uri(uri, sizeof(uri), volume, "keystore", alias, NULL);
+    if (!km_store_load(libctx, uri, 0, &ks, out->why, sizeof(out->why)))
+        goto done;
+    km_store_uri(uri, sizeof(uri), volume, "truststore", alias, NULL);
+    if (!km_store_load(libctx, uri, OSSL_STORE_INFO_CERT, &ts, out->why, sizeof(out->why)))
+        goto done;
+    if (ks.key == NULL || sk_X509_num(ks.certs) < 1) {
+        snprintf(out->why, sizeof(out->why), "the keystore has no %s",
+                 ks.key == NULL ? "private key" : "certificate");
+        goto done;
+    }
+    out->state = decide(libctx, volume, alias, ca, &ks, &ts, rb, now, out);
+done:
+    X509_free(ca);
+    km_loaded_clear(&ks);
+    km_loaded_clear(&ts);
+    return out->state;
+}
