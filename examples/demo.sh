@@ -2,14 +2,15 @@
 # demo.sh — kafka-mtls end to end, in about ten seconds, on this machine:
 #
 #   1. build (meson) if needed
-#   2. a fresh CA, a client keystore volume made with the seed's keytool
-#      recipe (client1.keystore.jks, client1.truststore.jks, client1_creds)
-#      and a broker certificate
+#   2. a fresh CA, an EMPTY client volume (/keystore/client1 as a
+#      container would mount it) and a broker certificate
 #   3. a local 3-broker Kafka cluster that requires and verifies client
 #      certificates (tests/peer/mtls-peer.sh: librdkafka's mock cluster
 #      behind stunnel)
-#   4. an UNMODIFIED kcat, given only the plugin configuration, lists the
-#      cluster, produces a message and consumes it back (examples/kcat.sh)
+#   4. an UNMODIFIED kcat, given only the plugin configuration and the CA,
+#      issues the client certificate on first use (no keytool sidecar), then
+#      lists the cluster, produces a message and consumes it back
+#      (examples/kcat.sh)
 #   5. the client identity the cluster verified, from its TLS log
 #   6. the same kcat without the plugin: refused
 #   7. openssl s_client with the same volume (examples/s_client.sh)
@@ -72,15 +73,13 @@ PLUGIN=$BUILD_DIR/interceptor/libkafka-mtls.so
 note "plugin:   $PLUGIN" "provider: $BUILD_DIR/provider/kafka-mtls.so"
 
 # --- 2. keys
-say "Making a CA, a client keystore volume (the seed's keytool recipe) and a broker certificate"
+say "Making a CA (RSA-2048, encrypted key), a broker certificate and an EMPTY client volume"
 "$VOLUME_SH" ca "$W/ca" "kafka-mtls demo CA" >/dev/null
-"$VOLUME_SH" seed PKCS12 "$W/ca" "$W/keystore/client1"
 "$VOLUME_SH" server "$W/ca" "$W/server"
 VOL=$W/keystore/client1
-note "The volume, as a certificate service would mount it at /keystore/client1:"
-(cd "$VOL" && ls -l) | sed 1d | awk '{ print "      " $1, $5, $NF }'
-note "client1_creds holds the store password; client1.keystore.jks the key and its chain;" \
-     "client1.truststore.jks the CA. librdkafka itself can read none of them."
+mkdir -p "$VOL" && chmod 700 "$W/keystore" "$VOL"
+note "CA: $W/ca/ca.crt, key $W/ca/ca.key (password in ca.pass)" \
+     "The client volume $VOL is empty: no keytool sidecar has run."
 
 # --- 3. the cluster
 say "Starting a local 3-broker cluster that requires client certificates (mock cluster + stunnel)"
@@ -96,7 +95,24 @@ BOOTSTRAP=$(sed -n 's/^BOOTSTRAP //p' "$W/peer.out")
 note "bootstrap: $BOOTSTRAP (brokers on ports ${PORTS[*]}; each requires a certificate signed by the demo CA)"
 
 # --- 4. kcat with the plugin
-say "An unmodified kcat, with only the plugin configuration added, lists, produces and consumes"
+say "An unmodified kcat, given the plugin and the CA, issues its certificate on first use"
+note "Added to an ordinary kcat command:" \
+     "  -X plugin.library.paths=$PLUGIN" \
+     "  -X mtls.volume=$VOL" \
+     "  -X mtls.ca.location=$W/ca/ca.crt -X mtls.ca.key.location=$W/ca/ca.key" \
+     "  -X mtls.ca.key.password.file=$W/ca/ca.pass"
+t0=$(date +%s%N)
+timeout -k 5 60 kcat -b "$BOOTSTRAP" -X "plugin.library.paths=$PLUGIN" -X "mtls.volume=$VOL" \
+  -X "mtls.ca.location=$W/ca/ca.crt" -X "mtls.ca.key.location=$W/ca/ca.key" \
+  -X "mtls.ca.key.password.file=$W/ca/ca.pass" -L -m 10 >"$W/first.out" 2>&1 ||
+  { cat "$W/first.out"; die "the first kcat (issuing) failed"; }
+t1=$(date +%s%N)
+grep -m 1 'kafka-mtls: issued' "$W/first.out" | sed 's/^.*| //' | indent || die "nothing was issued"
+note "kcat -L, issuance included, took $(( (t1 - t0) / 1000000 )) ms. The volume now holds the seed's layout," \
+     "readable by Java clients too (keytool -list shows a PrivateKeyEntry and a trustedCertEntry):"
+(cd "$VOL" && ls -l) | sed 1d | awk '{ print "      " $1, $5, $NF }'
+
+say "Produce and consume with only the plugin and the volume (now ready: no CA needed)"
 note "Added to ordinary kcat commands:" \
      "  -X plugin.library.paths=$PLUGIN" \
      "  -X mtls.volume=$VOL"
