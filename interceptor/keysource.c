@@ -21,6 +21,7 @@
 #include "kafka-mtls.h"
 #include "keysource.h"
 #include "provider.h"
+#include "store_read.h"
 
 static OSSL_LIB_CTX *libctx;
 static pthread_once_t libctx_once = PTHREAD_ONCE_INIT;
@@ -41,74 +42,11 @@ static void libctx_init(void)
     libctx = ctx;
 }
 
-/* Appends s to *uri, percent-encoding what would end the path or a value. */
-static void append_encoded(char *uri, size_t size, const char *s)
-{
-    size_t n = strlen(uri);
-
-    for (; *s != '\0' && n + 4 < size; s++) {
-        if (*s == '%' || *s == '?' || *s == '&' || *s == '#' || *s == '=')
-            n += (size_t)snprintf(uri + n, size - n, "%%%02X", (unsigned char)*s);
-        else
-            uri[n++] = *s;
-    }
-    uri[n] = '\0';
-}
-
-static void build_uri(char *uri, size_t size, const char *path, const char *part, const km_settings *s,
-                      int with_alias)
-{
-    snprintf(uri, size, "%s:", KAFKA_MTLS_URI_SCHEME);
-    append_encoded(uri, size, path);
-    strncat(uri, "?" KAFKA_MTLS_URI_PART "=", size - strlen(uri) - 1);
-    strncat(uri, part, size - strlen(uri) - 1);
-    if (with_alias && s->alias != NULL) {
-        strncat(uri, "&" KAFKA_MTLS_URI_ALIAS "=", size - strlen(uri) - 1);
-        append_encoded(uri, size, s->alias);
-    }
-    if (s->password_file != NULL) {
-        strncat(uri, "&" KAFKA_MTLS_URI_PASSWORD_FILE "=", size - strlen(uri) - 1);
-        append_encoded(uri, size, s->password_file);
-    }
-}
-
-/* The provider's message for the last failure, and its reason. */
-static int last_error(char *msg, size_t size)
-{
-    unsigned long e, last = 0;
-    const char *data = NULL;
-    int flags = 0;
-
-    msg[0] = '\0';
-    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-        last = e;
-        if ((flags & ERR_TXT_STRING) && data != NULL && data[0] != '\0')
-            snprintf(msg, size, "%s", data);
-        else
-            ERR_error_string_n(e, msg, size);
-    }
-    return last != 0 ? ERR_GET_REASON(last) : 0;
-}
-
-typedef struct store_objects {
-    EVP_PKEY *key;
-    STACK_OF(X509) *certs;
-} store_objects;
-
-static void store_objects_clear(store_objects *o)
-{
-    EVP_PKEY_free(o->key);
-    sk_X509_pop_free(o->certs, X509_free);
-    memset(o, 0, sizeof(*o));
-}
-
-/* One OSSL_STORE pass over uri. Returns 1, or 0 with *reason and msg. */
+/* One OSSL_STORE pass, with the passwords the application configured. */
 static int load_uri(const char *uri, const char *password, const char *key_password,
-                    store_objects *out, int *reason, char *msg, size_t size)
+                    km_loaded *out, int *reason, char *msg, size_t size)
 {
     OSSL_PARAM params[3], *p = params;
-    OSSL_STORE_CTX *ctx;
-    int ok = 1;
 
     if (password != NULL)
         *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_PASSWORD, (void *)password, strlen(password));
@@ -116,39 +54,10 @@ static int load_uri(const char *uri, const char *password, const char *key_passw
         *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_KEY_PASSWORD, (void *)key_password,
                                                  strlen(key_password));
     *p = OSSL_PARAM_construct_end();
-    memset(out, 0, sizeof(*out));
-    if ((out->certs = sk_X509_new_null()) == NULL)
-        return *reason = KAFKA_MTLS_R_INTERNAL, snprintf(msg, size, "out of memory"), 0;
-    ERR_clear_error();
-    ctx = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, params, NULL, NULL);
-    if (ctx == NULL) {
-        *reason = last_error(msg, size);
-        store_objects_clear(out);
-        return 0;
-    }
-    while (ok && !OSSL_STORE_eof(ctx)) {
-        OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
-
-        if (info == NULL) {
-            ok = !OSSL_STORE_error(ctx);
-            break;
-        }
-        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY && out->key == NULL)
-            out->key = OSSL_STORE_INFO_get1_PKEY(info);
-        else if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT) {
-            X509 *x = OSSL_STORE_INFO_get1_CERT(info);
-            ok = x != NULL && sk_X509_push(out->certs, x);
-            if (!ok)
-                X509_free(x);
-        }
-        OSSL_STORE_INFO_free(info);
-    }
-    OSSL_STORE_close(ctx);
-    if (!ok) {
-        *reason = last_error(msg, size);
-        store_objects_clear(out);
-    }
-    return ok;
+    if (km_store_load_ex(libctx, uri, 0, params, out, msg, size))
+        return 1;
+    *reason = out->reason;
+    return 0;
 }
 
 static char *bio_to_string(BIO *b, size_t *len)
@@ -179,7 +88,7 @@ static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
     return s;
 }
 
-static int to_pem(store_objects *ks, store_objects *ts, km_pem_bundle *b)
+static int to_pem(km_loaded *ks, km_loaded *ts, km_pem_bundle *b)
 {
     BIO *kb = BIO_new(BIO_s_secmem());
     X509 *leaf = sk_X509_value(ks->certs, 0);
@@ -268,7 +177,7 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
     const char *trust = s->truststore != NULL ? s->truststore : source;
     const char *trust_pw = s->truststore != NULL ? s->truststore_password : s->keystore_password;
     char ks_uri[8192], ts_uri[8192], msg[600];
-    store_objects ks = { 0 }, ts = { 0 };
+    km_loaded ks = { 0 }, ts = { 0 };
     double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
 
@@ -278,8 +187,9 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
         return 0;
     }
-    build_uri(ks_uri, sizeof(ks_uri), source, "keystore", s, 1);
-    build_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s, s->truststore == NULL);
+    km_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
+    km_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
+                 s->password_file);
     for (;;) {
         if (load_uri(ks_uri, s->keystore_password, s->key_password, &ks, &reason, msg, sizeof(msg))) {
             ok = 1;
@@ -323,8 +233,8 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
     }
     done = 1;
 done:
-    store_objects_clear(&ks);
-    store_objects_clear(&ts);
+    km_loaded_clear(&ks);
+    km_loaded_clear(&ts);
     return done;
 }
 

@@ -65,19 +65,7 @@ int km_dir_read_password(int dirfd, const char *volume, const char *name, km_sec
                          int *found, km_status *st);
 void km_dir_clean_temps(int dirfd);
 
-/* store_read.c: objects of a keystore: URI, through OSSL_STORE in libctx. */
-typedef struct km_loaded {
-    EVP_PKEY *key;
-    STACK_OF(X509) *certs;  /* in the order yielded */
-    int reason;             /* kafka_mtls_reason of the failure, 0 on success */
-} km_loaded;
-
-/* keystore:PATH?part=PART&alias=ALIAS&password-file=PWFILE (NULLs omitted). */
-void km_store_uri(char *uri, size_t n, const char *path, const char *part, const char *alias,
-                  const char *password_file);
-/* expect: 0 or OSSL_STORE_INFO_*. 1, or 0 with the provider's message in msg. */
-int km_store_load(OSSL_LIB_CTX *libctx, const char *uri, int expect, km_loaded *out, char *msg, size_t n);
-void km_loaded_clear(km_loaded *l);
+#include "store_read.h"
 
 /* "VOLUME/NAME" into buf, for messages. */
 const char *km_path(char *buf, size_t n, const char *volume, const char *name);

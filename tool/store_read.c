@@ -73,13 +73,19 @@ void km_loaded_clear(km_loaded *l)
 
 int km_store_load(OSSL_LIB_CTX *libctx, const char *uri, int expect, km_loaded *out, char *msg, size_t n)
 {
+    return km_store_load_ex(libctx, uri, expect, NULL, out, msg, n);
+}
+
+int km_store_load_ex(OSSL_LIB_CTX *libctx, const char *uri, int expect, const OSSL_PARAM *params,
+                     km_loaded *out, char *msg, size_t n)
+{
     OSSL_STORE_CTX *ctx = NULL;
     int ok = 1;
 
     memset(out, 0, sizeof(*out));
     ERR_clear_error();
     if ((out->certs = sk_X509_new_null()) == NULL ||
-        (ctx = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL)) == NULL ||
+        (ctx = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, params, NULL, NULL)) == NULL ||
         (expect != 0 && !OSSL_STORE_expect(ctx, expect)))
         ok = 0;
     while (ok && !OSSL_STORE_eof(ctx)) {
