@@ -174,19 +174,21 @@ static rd_kafka_conf_res_t set_path(const char *prop, char **slot, const char *v
     return store(slot, value, errstr, errstr_size);
 }
 
-static rd_kafka_conf_res_t set_wait(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+/* A whole number in [lo, hi], e.g. mtls.wait.ms, mtls.validity.days. */
+static rd_kafka_conf_res_t set_number(const char *prop, long *slot, const char *value, long lo, long hi,
+                                      const char *unit, char *errstr, size_t errstr_size)
 {
     char *end;
     long v;
 
     errno = 0;
     v = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || v < 0 || v > 3600000) {
-        snprintf(errstr, errstr_size, "%s: \"%s\" is not a number of milliseconds (0..3600000)",
-                 KAFKA_MTLS_PROP_WAIT_MS, value);
+    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi) {
+        snprintf(errstr, errstr_size, "%s: \"%s\" is not a number of %s (%ld..%ld)", prop, value, unit,
+                 lo, hi);
         return RD_KAFKA_CONF_INVALID;
     }
-    s->wait_ms = v;
+    *slot = v;
     return RD_KAFKA_CONF_OK;
 }
 
@@ -234,21 +236,6 @@ static rd_kafka_conf_res_t set_key_type(km_settings *s, const char *value, char 
     return store(&s->key_type, value, errstr, errstr_size);
 }
 
-static rd_kafka_conf_res_t set_days(km_settings *s, const char *value, char *errstr, size_t errstr_size)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' || v < 1 || v > 36500) {
-        snprintf(errstr, errstr_size, "mtls.validity.days: \"%s\" is not a number of days (1..36500)", value);
-        return RD_KAFKA_CONF_INVALID;
-    }
-    s->validity_days = v;
-    return RD_KAFKA_CONF_OK;
-}
-
 static rd_kafka_conf_res_t set_renew_before(km_settings *s, const char *value, char *errstr,
                                             size_t errstr_size)
 {
@@ -281,7 +268,7 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
     if (strcmp(name, KAFKA_MTLS_PROP_PASSWORD_FILE) == 0)
         return set_path(name, &s->password_file, value, 0, errstr, errstr_size);
     if (strcmp(name, KAFKA_MTLS_PROP_WAIT_MS) == 0)
-        return set_wait(s, value, errstr, errstr_size);
+        return set_number(name, &s->wait_ms, value, 0, 3600000, "milliseconds", errstr, errstr_size);
     if (strcmp(name, "ssl.keystore.location") == 0)
         return set_path(name, &s->keystore, value, 1, errstr, errstr_size);
     if (strcmp(name, "ssl.truststore.location") == 0)
@@ -313,7 +300,7 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
     if (strcmp(name, "mtls.key.type") == 0)
         return set_key_type(s, value, errstr, errstr_size);
     if (strcmp(name, "mtls.validity.days") == 0)
-        return set_days(s, value, errstr, errstr_size);
+        return set_number(name, &s->validity_days, value, 1, 36500, "days", errstr, errstr_size);
     if (strcmp(name, "mtls.renew.before") == 0)
         return set_renew_before(s, value, errstr, errstr_size);
     /* Java spells "no hostname verification" as an empty value, which
