@@ -17,9 +17,11 @@
 #include <openssl/provider.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "kafka-mtls.h"
 #include "keysource.h"
+#include "material_cache.h"
 #include "provider.h"
 #include "store_read.h"
 
@@ -93,6 +95,13 @@ static int to_pem(km_loaded *ks, km_loaded *ts, km_pem_bundle *b)
     BIO *kb = BIO_new(BIO_s_secmem());
     X509 *leaf = sk_X509_value(ks->certs, 0);
     int n = sk_X509_num(ks->certs), ok;
+
+    /* A root at the end of the chain is not sent: the peer has it or the
+     * handshake fails anyway. What is left beyond the leaf goes through a
+     * chain file (librdkafka < 2.8 sends only the leaf of a PEM). */
+    if (n > 1 && X509_check_issued(sk_X509_value(ks->certs, n - 1), sk_X509_value(ks->certs, n - 1)) ==
+                     X509_V_OK)
+        n--;
 
     ok = kb != NULL && PEM_write_bio_PrivateKey(kb, ks->key, NULL, NULL, 0, NULL, NULL) &&
          (b->key = bio_to_string(kb, &b->key_len)) != NULL &&
@@ -180,6 +189,7 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
     km_loaded ks = { 0 }, ts = { 0 };
     double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
+    km_cache_key cache_key;
 
     memset(out, 0, sizeof(*out));
     *reason_out = 0;
@@ -187,6 +197,9 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
         return 0;
     }
+    cache_key = km_cache_key_of(s);
+    if (km_cache_get(&cache_key, out))
+        return 1;
     km_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
     km_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
                  s->password_file);
@@ -231,6 +244,7 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         km_pem_bundle_clear(out);
         goto done;
     }
+    km_cache_put(&cache_key, out);
     done = 1;
 done:
     km_loaded_clear(&ks);

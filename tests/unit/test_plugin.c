@@ -693,6 +693,48 @@ START_TEST(clients_created_concurrently)
 }
 END_TEST
 
+/* The per-process cache never serves material older than the volume: a
+ * second client on an unchanged volume gets the same certificate, one on a
+ * volume whose files were replaced gets the new one. */
+START_TEST(cache_follows_the_volume)
+{
+    static const char *const names[] = { "keystore.jks", "truststore.jks", "_creds" };
+    char first[8192], second[8192], third[8192], from[PATH_MAX], to[PATH_MAX];
+    const char *vol = tmp("client-p12");
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+
+    ck_assert_int_eq(mkdir(vol, 0700), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(from, sizeof(from), "vol/client-p12/client-p12%s%s", i < 2 ? "." : "", names[i]);
+        snprintf(to, sizeof(to), "%s/client-p12%s%s", vol, i < 2 ? "." : "", names[i]);
+        copy_file(fx(from), to);
+    }
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) /* the certificate service replaced the volume's files */
+            for (size_t i = 0; i < 3; i++) {
+                snprintf(from, sizeof(from), "vol/client-jks/client-jks%s%s", i < 2 ? "." : "", names[i]);
+                snprintf(to, sizeof(to), "%s/client-p12%s%s", vol, i < 2 ? "." : "", names[i]);
+                copy_file(fx(from), to);
+            }
+        conf = conf_with_plugin();
+        set_ok(conf, "mtls.volume", vol);
+        rk = new_client(conf);
+        snprintf(round == 0 ? first : round == 1 ? second : third, sizeof(first), "%s",
+                 get(rd_kafka_conf(rk), "ssl.certificate.pem"));
+        rd_kafka_destroy(rk);
+    }
+    ck_assert_str_eq(first, second);
+    ck_assert_str_ne(second, third);
+    {
+        char *want = read_file(fx("vol/client-jks/client-jks-ca1-signed.crt"));
+
+        ck_assert_msg(strncmp(third, want, strlen(want)) == 0, "not the new volume's certificate");
+        free(want);
+    }
+}
+END_TEST
+
 /* ------------------------------------------- regressions (found in review) */
 
 /* The last value set wins: an empty (Java) value followed by "https" must
@@ -824,6 +866,7 @@ int main(void)
         tcase_add_test(props, bad_env_volume_refused);
 
         tcase_add_test(clients, valid_volume_gives_tls_client);
+        tcase_add_test(clients, cache_follows_the_volume);
         tcase_add_test(clients, volume_may_be_one_keystore_file);
         tcase_add_test(clients, retry_with_a_fresh_dup);
         tcase_add_test(clients, plaintext_upgraded_to_ssl);
