@@ -1,0 +1,87 @@
+#!/bin/bash
+# tests/bench/run.sh [RUNS] — start-up and issuance benchmarks, printed as a
+# table: each figure the median of RUNS (default 7) runs, each ratio taken
+# in this same run. A benchmark, never a test: it asserts nothing.
+#   meson test -C build --benchmark    or    KMTLS_BUILD=build tests/bench/run.sh
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
+B=${KMTLS_BUILD:-$ROOT/build}; B=$(cd "$B" && pwd)
+RUNS=${1:-7}
+PLUGIN=$B/interceptor/libkafka-mtls.so TOOL=$B/tool/kafka-mtls STARTUP=$B/tests/bench/startup
+export KMOCKD=$B/tests/kmockd
+V=$ROOT/tests/fixtures/volume.sh PEER=$ROOT/tests/peer/mtls-peer.sh
+W=$(mktemp -d "${TMPDIR:-/tmp}/kmtls-bench.XXXXXX")
+trap '"$PEER" stop "$W/peer" >/dev/null 2>&1; rm -rf "$W"' EXIT
+ns() { date +%s%N; }
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# wall MS of a command, RUNS times, after SETUP (not timed); prints the median
+wall() {
+  local setup=$1; shift
+  for i in $(seq "$RUNS"); do
+    eval "$setup"
+    local t0; t0=$(ns); "$@" >/dev/null 2>&1 || { echo "bench: $* failed" >&2; exit 1; }
+    calc "($(ns) - $t0) / 1000000"
+  done | median
+}
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+row() { printf '| %-58s | %12s | %-48s |\n' "$1" "$2" "$3"; }
+
+"$V" ca "$W/ca" >/dev/null; "$V" server "$W/ca" "$W/server"
+CA=(--ca "$W/ca/ca.crt" --ca-key "$W/ca/ca.key" --ca-key-password-file "$W/ca/ca.pass")
+
+echo "kafka-mtls benchmarks: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), median of $RUNS"
+echo
+row "figure" "median" "compared with (same run)"
+row "---" "---" "---"
+
+# --- issuance
+rsa=$(for i in $(seq "$RUNS"); do d=$W/rsa$i; mkdir -m 700 "$d"; t0=$(ns); "$TOOL" issue "$d" "${CA[@]}" >/dev/null || exit 1
+      calc "($(ns) - $t0) / 1000000"; done | median)
+ec=$(for i in $(seq "$RUNS"); do d=$W/ec$i; mkdir -m 700 "$d"; t0=$(ns); "$TOOL" issue "$d" "${CA[@]}" --key-type ec:P-256 >/dev/null || exit 1
+      calc "($(ns) - $t0) / 1000000"; done | median)
+keygen=$(wall : openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out /dev/null)
+seed=$(for i in $(seq 5); do t0=$(ns); "$V" seed PKCS12 "$W/ca" "$W/seed$i/client$i" >/dev/null 2>&1 || exit 1
+      calc "($(ns) - $t0) / 1000000"; done | median)
+row "first-use issuance, RSA-2048, whole volume (kafka-mtls issue)" "$rsa ms" "seed keytool+openssl script $seed ms ($(ratio "$seed" "$rsa")x faster)"
+row "" "" "bare RSA-2048 keygen (openssl genpkey) $keygen ms (+$(calc "$rsa - $keygen") ms)"
+row "first-use issuance, EC P-256" "$ec ms" "seed script $seed ms ($(ratio "$seed" "$ec")x faster)"
+
+# 32 processes on one empty volume
+mkdir -m 700 "$W/crowd"; t0=$(ns)
+for i in $(seq 32); do "$TOOL" issue "$W/crowd" "${CA[@]}" >"$W/crowd.$i" 2>&1 & done; wait
+crowd=$(calc "($(ns) - $t0) / 1000000")
+serials=$(cat "$W"/crowd.* | grep -io 'serial *[0-9A-F:]*' | sort -u | wc -l)
+row "32 processes, one empty volume (wall)" "$crowd ms" "one process alone $rsa ms ($(ratio "$crowd" "$rsa")x); distinct serials: $serials"
+
+# --- client start-up against the mTLS peer
+mapfile -t P < <("$PEER" pick-ports 3)
+PEER_DIR=$W/peer "$PEER" start "$W/ca/ca.crt" "$W/server/server.crt" "$W/server/server.key" "${P[@]}" >"$W/peer.out" ||
+  { cat "$W/peer.out"; exit 1; }
+BOOT=$(sed -n 's/^BOOTSTRAP //p' "$W/peer.out")
+"$V" certmanager "$W/ca" "$W/pem" pem-client
+"$V" seed PKCS12 "$W/ca" "$W/p12/client" >/dev/null
+pw=$(cat "$W/p12/client/client_creds")
+COMMON=(bootstrap.servers="$BOOT" log_level=3)
+HAND=("${COMMON[@]}" security.protocol=ssl ssl.key.location="$W/pem/tls.key"
+      ssl.certificate.location="$W/pem/tls.crt" ssl.ca.location="$W/pem/ca.crt")
+PLUG=("${COMMON[@]}" plugin.library.paths="$PLUGIN")
+# startup_ms CLIENT_INDEX ARGS...: the median "first metadata" of client N
+startup_ms() {
+  local nth=$1; shift
+  for i in $(seq "$RUNS"); do
+    "$STARTUP" -n "$nth" "$@" | sed -n "s/^client $nth: .*first metadata \([0-9.]*\) ms/\1/p"
+  done | median
+}
+hand=$(startup_ms 1 "${HAND[@]}")
+pem=$(startup_ms 1 "${PLUG[@]}" mtls.volume="$W/pem")
+p12=$(startup_ms 1 "${PLUG[@]}" mtls.volume="$W/p12/client")
+floor=$(for i in $(seq "$RUNS"); do "$STARTUP" --pkcs12-floor "$pw" "$W/p12/client/client.keystore.jks" \
+        "$W/p12/client/client.truststore.jks" | sed -n 's/^pkcs12 floor: \([0-9.]*\) ms/\1/p'; done | median)
+hand2=$(startup_ms 2 "${HAND[@]}")
+p12b=$(startup_ms 2 "${PLUG[@]}" mtls.volume="$W/p12/client")
+row "rd_kafka_new + first metadata, plugin, PEM volume" "$pem ms" "hand-configured PEM $hand ms ($(ratio "$pem" "$hand")x)"
+row "same, keytool PKCS#12 volume" "$p12 ms" "hand PEM $hand ms + PBKDF2 floor $floor ms = $(calc "$hand + $floor") ms"
+row "second client in the same process, unchanged volume" "$p12b ms" "hand PEM, second client $hand2 ms ($(ratio "$p12b" "$hand2")x)"
+echo
+echo "PBKDF2 floor: PKCS12_parse of the keystore and the truststore in one process (MAC, safes, key)."

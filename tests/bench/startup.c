@@ -1,0 +1,112 @@
+/*
+ * startup: time rd_kafka_new() plus the first metadata round trip for a
+ * client configured by KEY=VALUE arguments (as a service's boot does), and
+ * optionally the same for a second client in the same process.
+ *
+ *   startup [-n CLIENTS] KEY=VALUE...
+ *   startup --pkcs12-floor PASSWORD FILE...   the libcrypto floor: PKCS12_parse
+ *                                             (MAC + PBKDF2 + decryption) of each file
+ * Prints one line per client: "client N: new X.XXX ms, first metadata Y.YYY ms".
+ * Exits 1 with librdkafka's message when a client cannot be created or the
+ * metadata request fails.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/pkcs12.h>
+#include <librdkafka/rdkafka.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int one_client(int argc, char **argv, int first_arg, int n)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const struct rd_kafka_metadata *md = NULL;
+    char errstr[1024];
+    double t0, t1, t2;
+    rd_kafka_resp_err_t err;
+    rd_kafka_t *rk;
+
+    for (int i = first_arg; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+
+        if (eq == NULL) {
+            fprintf(stderr, "startup: %s: expected KEY=VALUE\n", argv[i]);
+            return 0;
+        }
+        *eq = '\0';
+        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "startup: %s: %s\n", argv[i], errstr);
+            return 0;
+        }
+        *eq = '=';
+    }
+    t0 = now_ms();
+    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL) {
+        fprintf(stderr, "startup: rd_kafka_new: %s\n", errstr);
+        return 0;
+    }
+    t1 = now_ms();
+    err = rd_kafka_metadata(rk, 0, NULL, &md, 10000);
+    t2 = now_ms();
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "startup: metadata: %s\n", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    rd_kafka_metadata_destroy(md);
+    printf("client %d: new %.3f ms, first metadata %.3f ms\n", n, t1 - t0, t2 - t0);
+    rd_kafka_destroy(rk);
+    return 1;
+}
+
+/* What opening the stores costs in libcrypto alone, in this process. */
+static int pkcs12_floor(const char *password, int nfiles, char **files)
+{
+    double t0 = now_ms();
+
+    for (int i = 0; i < nfiles; i++) {
+        FILE *f = fopen(files[i], "rb");
+        PKCS12 *p12 = f != NULL ? d2i_PKCS12_fp(f, NULL) : NULL;
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        STACK_OF(X509) *ca = NULL;
+
+        if (f != NULL)
+            fclose(f);
+        if (p12 == NULL || !PKCS12_parse(p12, password, &key, &cert, &ca)) {
+            fprintf(stderr, "startup: %s: cannot parse\n", files[i]);
+            return 1;
+        }
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        sk_X509_pop_free(ca, X509_free);
+        PKCS12_free(p12);
+    }
+    printf("pkcs12 floor: %.3f ms\n", now_ms() - t0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int clients = 1, first = 1;
+
+    if (argc > 3 && strcmp(argv[1], "--pkcs12-floor") == 0)
+        return pkcs12_floor(argv[2], argc - 3, argv + 3);
+
+    if (argc > 2 && strcmp(argv[1], "-n") == 0) {
+        clients = atoi(argv[2]);
+        first = 3;
+    }
+    for (int i = 1; i <= clients; i++)
+        if (!one_client(argc, argv, first, i))
+            return 1;
+    return 0;
+}
