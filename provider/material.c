@@ -3,6 +3,7 @@
  * refreshed volume is seen by the next open) and checked before anything is
  * handed out, so a failure never yields half the material.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <openssl/core_names.h>
@@ -179,14 +180,17 @@ static const km_key_entry *select_key(const km_request *rq, const km_volume *v,
 }
 
 static int check_key(const km_request *rq, const km_keystore *ks, const km_key_entry *k,
-                     const unsigned char *der, size_t len, km_status *st)
+                     km_material *m, km_status *st)
 {
-    const unsigned char *p = der;
-    EVP_PKEY *pkey = d2i_AutoPrivateKey_ex(NULL, &p, (long)len, rq->libctx, NULL);
+    const unsigned char *p = m->key_der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)m->key_len);
+    EVP_PKEY *pkey = p8 != NULL ? EVP_PKCS82PKEY_ex(p8, rq->libctx, NULL) : NULL;
     int ok;
 
+    PKCS8_PRIV_KEY_INFO_free(p8);
     if (pkey == NULL)
         return km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s: the decrypted private key is not valid", ks->path);
+    snprintf(m->key_type, sizeof(m->key_type), "%s", EVP_PKEY_get0_type_name(pkey));
     ok = sk_X509_num(k->chain) == 0 || X509_check_private_key(sk_X509_value(k->chain, 0), pkey);
     EVP_PKEY_free(pkey);
     if (!ok) {
@@ -253,7 +257,7 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, pw
         return 0;
     if (!km_decrypt_key(rq->libctx, ks, k, pw, &m->key_der, &m->key_len, st))
         return 0;
-    return check_key(rq, ks, k, m->key_der, m->key_len, st);
+    return check_key(rq, ks, k, m, st);
 }
 
 /* The PEM layouts split key and chain over two files: join them. */

@@ -135,12 +135,14 @@ static void plan_request(km_store_ctx *ctx, km_request *rq)
     rq->want_trusted = (any || ctx->expect == OSSL_STORE_INFO_CERT) && part != KM_PART_KEYSTORE;
 }
 
-static int emit(OSSL_CALLBACK *cb, void *cbarg, int type, const char *structure,
+static int emit(OSSL_CALLBACK *cb, void *cbarg, int type, const char *data_type, const char *structure,
                 const void *der, size_t len, const char *desc)
 {
-    OSSL_PARAM params[5], *p = params;
+    OSSL_PARAM params[6], *p = params;
 
     *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
+    if (data_type != NULL && data_type[0] != '\0')
+        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, (char *)data_type, 0);
     if (structure != NULL)
         *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE, (char *)structure, 0);
     *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, (void *)der, len);
@@ -156,7 +158,7 @@ static int emit_cert(OSSL_CALLBACK *cb, void *cbarg, X509 *x, const char *desc)
 
     if (len <= 0)
         return 0;
-    ok = emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, der, (size_t)len, desc);
+    ok = emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, NULL, der, (size_t)len, desc);
     OPENSSL_free(der);
     return ok;
 }
@@ -200,8 +202,8 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
     }
     i = ctx->next++;
     if (m->key_der != NULL && i-- == 0)
-        return emit(object_cb, object_cbarg, OSSL_OBJECT_PKEY, "PrivateKeyInfo", m->key_der,
-                    m->key_len, "private key");
+        return emit(object_cb, object_cbarg, OSSL_OBJECT_PKEY, m->key_type, "PrivateKeyInfo",
+                    m->key_der, m->key_len, "private key");
     nchain = count(m->chain);
     if (i < nchain)
         return emit_cert(object_cb, object_cbarg, sk_X509_value(m->chain, i),
