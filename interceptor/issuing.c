@@ -74,9 +74,9 @@ static int issue_locked(const km_settings *s, const km_renew_before *rb, char *i
                  source_property(s), vol, st.msg);
         goto done;
     }
-    snprintf(issued, issued_size, "kafka-mtls: %s %s for %s (serial %s) into %s",
+    snprintf(issued, issued_size, "kafka-mtls: %s %s for %s (serial %s) into %s%s%s",
              check.state == KM_VOL_MISSING ? "issued" : "renewed", "a certificate", res.subject,
-             res.serial, vol);
+             res.serial, vol, res.warning[0] ? "; warning: " : "", res.warning);
     ok = 1;
 done:
     km_secret_clear(&ca_pw);
@@ -146,12 +146,24 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             km_pem_bundle_clear(b);
             return 0;
         }
+        if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n)) {
+            /* a certificate that is still valid beats no client: a
+             * read-only volume, say, cannot be renewed by us */
+            if (state == KM_CERT_RENEW) {
+                warn(rk, "kafka-mtls: could not renew the client certificate %s, which expires on %s: "
+                         "using it as it is; the reason follows", b->subject, b->not_after);
+                rd_kafka_log_print(rk, 4, "MTLS", errstr);
+                return 1;
+            }
+            km_pem_bundle_clear(b);
+            return 0;
+        }
         km_pem_bundle_clear(b);
     } else if (!issuer || reason != KAFKA_MTLS_R_NOT_READY) {
         return 0; /* never overwrite a volume we cannot read: that needs a human */
-    }
-    if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n))
+    } else if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n)) {
         return 0;
+    }
     if (issued[0] != '\0')
         rd_kafka_log_print(rk, 5, "MTLS", issued);
     return km_keysource_load(s, 1, b, &reason, errstr, n);

@@ -24,7 +24,9 @@ int km_secret_set(km_secret *s, const void *data, size_t len)
 int km_read_file(const char *path, const char *what, size_t max,
                  unsigned char **buf, size_t *len, km_status *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO planted where a file belongs must not block the
+     * open; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     unsigned char *data = NULL;
     struct stat sb;
     size_t got = 0;

@@ -17,13 +17,14 @@
 
 static const char *const store_exts[] = { "jks", "p12", "pfx" };
 
-/* 1 regular file, 0 absent, -1 present but not a regular file. */
+/* 1 regular file, 0 absent, -1 present but unusable (not a regular file,
+ * or a symlink to nothing). */
 static int file_state(const char *path, off_t *size)
 {
     struct stat sb;
 
     if (stat(path, &sb) != 0)
-        return 0;
+        return lstat(path, &sb) == 0 ? -1 : 0;
     if (size != NULL)
         *size = sb.st_size;
     return S_ISREG(sb.st_mode) ? 1 : -1;
@@ -122,6 +123,15 @@ static int seed_layout(const km_uri *uri, const char *dir, char *alias, int expl
         OPENSSL_free(creds);
         return km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.keystore.jks|p12|pfx", dir, alias);
     }
+    if (creds_state < 0) {
+        km_fail(st, KAFKA_MTLS_R_READ_FAILED,
+                "volume %s: %s is not a regular file (a directory, device, FIFO or dangling symlink)",
+                dir, creds ? creds : alias);
+        OPENSSL_free(ks);
+        OPENSSL_free(ts);
+        OPENSSL_free(creds);
+        return 0;
+    }
     /* The seed writes ALIAS_creds last: until it is there (and not empty,
      * as `echo pw > file` is not atomic) the stores may be incomplete or
      * still hold keytool's self-signed certificate. */
@@ -166,8 +176,17 @@ static int try_pem_layout(const km_uri *uri, const char *dir, const pem_layout *
 {
     char *chain = join(dir, l->chain, NULL, NULL), *key = join(dir, l->key, NULL, NULL);
     char *ca = join(dir, l->ca, NULL, NULL);
-    int have_chain = chain && file_state(chain, NULL) == 1, have_key = key && file_state(key, NULL) == 1;
-    int have_ca = ca && file_state(ca, NULL) == 1, ok = 1;
+    int chain_state = chain ? file_state(chain, NULL) : 0, key_state = key ? file_state(key, NULL) : 0;
+    int ca_state = ca ? file_state(ca, NULL) : 0;
+    int have_chain = chain_state == 1, have_key = key_state == 1, have_ca = ca_state == 1, ok = 1;
+
+    if (chain_state < 0 || key_state < 0 || ca_state < 0) {
+        ok = km_fail(st, KAFKA_MTLS_R_READ_FAILED,
+                     "volume %s (%s layout): %s is not a regular file (a directory, device, FIFO or "
+                     "dangling symlink)", dir, l->name,
+                     key_state < 0 ? l->key : chain_state < 0 ? l->chain : l->ca);
+        goto out;
+    }
 
     if (!have_chain && !have_key && !(have_ca && uri->part == KM_PART_TRUSTSTORE)) {
         ok = -1;

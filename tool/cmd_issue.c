@@ -197,6 +197,8 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         snprintf(why, sizeof(why), "--force; serial %s replaced", before.serial);
     else
         snprintf(why, sizeof(why), "%s", before.why);
+    if (res.warning[0] != '\0')
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     print_issued(before.state == KM_VOL_MISSING ? "issued" : "renewed", o, why, &res, &after, &t);
     return KM_EXIT_OK;
 }

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -53,6 +55,17 @@ int km_alias_resolve(const char *volume, const char *alias, char *out, size_t n,
     for (const unsigned char *p = (const unsigned char *)a; *p != '\0'; p++)
         if (*p < 0x20 || *p == 0x7f)
             return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "alias: control characters are not allowed");
+    /* it becomes the certificate's CN and the keystore's friendlyName */
+    for (const unsigned char *p = (const unsigned char *)a; *p != '\0';) {
+        unsigned long cp;
+        int used = UTF8_getc(p, (int)strlen((const char *)p), &cp);
+
+        if (used <= 0)
+            return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST,
+                           "alias: not valid UTF-8 (byte 0x%02x at offset %d); it becomes the certificate's CN",
+                           *p, (int)(p - (const unsigned char *)a));
+        p += used;
+    }
     snprintf(out, n, "%s", a);
     return 1;
 }
@@ -278,6 +291,15 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (!write_volume(rq, dirfd, &nm, &f, &pw, changed, st))
         goto done;
     fill_result(&nm, leaf, clamped, kept, res);
+    {
+        struct stat sb;
+
+        /* the CA key signs every client: others reading it is worth a word */
+        if (stat(rq->ca_key, &sb) == 0 && (sb.st_mode & 077) != 0)
+            snprintf(res->warning, sizeof(res->warning),
+                     "CA key %s is readable by group or others (mode %03o); chmod 600 it",
+                     rq->ca_key, (unsigned)(sb.st_mode & 0777));
+    }
     ok = 1;
 done:
     if (dirfd >= 0)

@@ -55,6 +55,8 @@ typedef struct km_issue_result {
     time_t not_before, not_after;
     int not_after_clamped;         /* the CA expires first: notAfter = the CA's notAfter */
     int password_kept;             /* the existing ALIAS_creds password was reused */
+    char warning[512];             /* "" or something the user should fix (e.g. a CA key
+                                    * readable by others); issuance went ahead */
 } km_issue_result;
 
 /*

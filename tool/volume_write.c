@@ -122,6 +122,18 @@ int km_dir_write(int dirfd, const char *volume, const char *name, const void *bu
         return km_fail(st, KAFKA_MTLS_R_WRITE_FAILED, "%s: cannot write: %s",
                        km_path(path, sizeof(path), volume, tmp), strerror(err));
     }
+    {
+        struct stat sb;
+
+        /* rename would replace a symlink, not follow it; but a symlink where
+         * a keystore belongs was planted by someone: refuse, and say so */
+        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
+            close(fd);
+            unlinkat(dirfd, tmp, 0);
+            return km_fail(st, KAFKA_MTLS_R_INSECURE, "%s: is a symlink; refusing to replace it",
+                           km_path(path, sizeof(path), volume, name));
+        }
+    }
     if (close(fd) != 0 || renameat(dirfd, tmp, dirfd, name) != 0) {
         err = errno;
         unlinkat(dirfd, tmp, 0);
