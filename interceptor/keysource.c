@@ -178,8 +178,8 @@ OSSL_LIB_CTX *km_keysource_libctx(void)
     return libctx;
 }
 
-int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
-                      char *errstr, size_t errstr_size)
+static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
+                     char *errstr, size_t errstr_size, km_cache_key *cache_key)
 {
     const char *source = s->volume != NULL ? s->volume : s->keystore;
     const char *prop = s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
@@ -189,7 +189,6 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
     km_loaded ks = { 0 }, ts = { 0 };
     double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
-    km_cache_key cache_key;
 
     memset(out, 0, sizeof(*out));
     *reason_out = 0;
@@ -197,8 +196,7 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
         return 0;
     }
-    cache_key = km_cache_key_of(s);
-    if (km_cache_get(&cache_key, out))
+    if (km_cache_get(cache_key, out))
         return 1;
     km_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
     km_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
@@ -244,12 +242,38 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         km_pem_bundle_clear(out);
         goto done;
     }
-    km_cache_put(&cache_key, out);
     done = 1;
 done:
     km_loaded_clear(&ks);
     km_loaded_clear(&ts);
     return done;
+}
+
+/*
+ * The key and chain and the trusted certificates come from two opens; a
+ * volume replaced in between (a directory swapped by rename, Kubernetes
+ * re-pointing ..data) would pair one volume's identity with the other's
+ * trust. When the volume's files changed during the read, read again.
+ */
+int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
+                      char *errstr, size_t errstr_size)
+{
+    for (int attempt = 1;; attempt++) {
+        km_cache_key before = km_cache_key_of(s), after;
+        int ok = load_once(s, no_wait, out, reason_out, errstr, errstr_size, &before);
+
+        after = km_cache_key_of(s);
+        if (before.valid && after.valid &&
+            CRYPTO_memcmp(before.digest, after.digest, sizeof(before.digest)) == 0) {
+            if (ok) /* only what was read from one unchanged volume is kept */
+                km_cache_put(&before, out);
+            return ok;
+        }
+        if (!before.valid || !after.valid || attempt == 5)
+            return ok;
+        if (ok)
+            km_pem_bundle_clear(out);
+    }
 }
 
 void km_pem_bundle_clear(km_pem_bundle *b)

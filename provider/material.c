@@ -274,7 +274,7 @@ static int attach_chain(km_keystore *key_ks, km_keystore *chain_ks, km_status *s
     return 1;
 }
 
-int km_material_load(const km_request *rq, km_material *out, km_status *st)
+static int load_once(const km_request *rq, km_material *out, km_status *st)
 {
     km_volume v;
     pw_cache c = { 0 };
@@ -339,6 +339,29 @@ done:
     if (!ok)
         km_material_clear(out);
     return ok;
+}
+
+/*
+ * Certificate services replace a volume while clients start (a directory
+ * swapped by rename, Kubernetes re-pointing ..data). The files are opened
+ * one by one, so a read that spans a swap could pair one volume's store
+ * with the other's password: when the volume changed during the read, it is
+ * read again.
+ */
+int km_material_load(const km_request *rq, km_material *out, km_status *st)
+{
+    for (int attempt = 1;; attempt++) {
+        unsigned long long before = km_volume_fingerprint(rq->uri->path);
+        km_status local = { 0 };
+        int ok = load_once(rq, out, &local);
+
+        if (km_volume_fingerprint(rq->uri->path) == before || attempt == 5) {
+            if (!ok)
+                km_fail(st, local.reason, "%s", local.msg);
+            return ok;
+        }
+        km_material_clear(out);
+    }
 }
 
 void km_material_clear(km_material *m)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
@@ -319,6 +320,56 @@ int km_volume_discover(const km_uri *uri, int explicit_password, km_volume *v, k
     /* One file is read as a keystore whatever its name: its trusted
      * entries are yielded too, and a key asked of a truststore is missing. */
     return add_file(v, OPENSSL_strdup(uri->path), KM_ROLE_KEYSTORE, creds_beside(uri->path), st);
+}
+
+/* FNV-1a: change detection only, nothing secret goes in. */
+static unsigned long long mix(unsigned long long h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static unsigned long long mix_stat(unsigned long long h, const char *path, int follow)
+{
+    struct stat sb;
+    long long id[5] = { 0 };
+
+    if ((follow ? stat(path, &sb) : lstat(path, &sb)) == 0) {
+        id[0] = (long long)sb.st_dev;
+        id[1] = (long long)sb.st_ino;
+        id[2] = (long long)sb.st_size;
+        id[3] = (long long)sb.st_mtim.tv_sec;
+        id[4] = (long long)sb.st_mtim.tv_nsec;
+    }
+    h = mix(h, path, strlen(path));
+    return mix(h, id, sizeof(id));
+}
+
+unsigned long long km_volume_fingerprint(const char *path)
+{
+    unsigned long long h = mix_stat(0xcbf29ce484222325ULL, path, 1);
+    struct dirent **names = NULL;
+    char entry[4096];
+    struct stat sb;
+    int n;
+
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return h;
+    snprintf(entry, sizeof(entry), "%s/..data", path);
+    h = mix_stat(h, entry, 0);
+    n = scandir(path, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.') {
+            snprintf(entry, sizeof(entry), "%s/%s", path, names[i]->d_name);
+            h = mix_stat(h, entry, 1);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return h;
 }
 
 void km_volume_clear(km_volume *v)
