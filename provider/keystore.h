@@ -64,6 +64,17 @@ km_key_entry *km_keystore_add_key(km_keystore *ks, char *alias, km_key_kind kind
                                   unsigned char *blob, size_t blob_len,
                                   STACK_OF(X509) *chain);
 
+/*
+ * Key derivation iteration counts above this are refused before any work:
+ * keytool writes 10000, Java 21 210000; 2,000,000 rounds of PBKDF2 already
+ * cost about a second.
+ */
+#define KM_MAX_KDF_ITERATIONS 2000000L
+
+/* The iteration count of a PBES1/PBES2 (PBKDF2) or PKCS#12 PBE algorithm
+ * identifier; 0 when it names none (or is not one of those). */
+long km_kdf_iterations(const X509_ALGOR *alg);
+
 /* Recognised formats, sniffed from content. */
 typedef enum km_format {
     KM_FORMAT_UNKNOWN = 0, KM_FORMAT_PKCS12, KM_FORMAT_JKS, KM_FORMAT_JCEKS, KM_FORMAT_PEM

@@ -33,8 +33,12 @@ static X509 *decode_cert(OSSL_LIB_CTX *libctx, const char *name,
     if (x == NULL)
         return NULL;
     if (strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(&x, &p, len) == NULL
-                                                    : d2i_X509(&x, &p, len) == NULL)
-        return NULL; /* d2i freed x */
+                                                    : d2i_X509(&x, &p, len) == NULL) {
+        /* a failed d2i frees x and sets it to NULL, but d2i_X509_AUX keeps
+         * a certificate it was given when only the trailing aux data is bad */
+        X509_free(x);
+        return NULL;
+    }
     return x;
 }
 
@@ -171,6 +175,26 @@ int km_decrypt_pem_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key
         km_fail(st, KAFKA_MTLS_R_NO_PASSWORD, "%s: the private key is encrypted and no password was given",
                 ks->path);
         goto done;
+    }
+    if (memmem(key->blob, key->blob_len, "ENCRYPTED PRIVATE KEY", 21) != NULL) {
+        /* PKCS#8: the KDF's iteration count is the file's to choose */
+        BIO *peek = BIO_new_mem_buf(key->blob, (int)key->blob_len);
+        X509_SIG *sig = peek != NULL ? PEM_read_bio_PKCS8(peek, NULL, NULL, NULL) : NULL;
+        const X509_ALGOR *alg = NULL;
+        long iter = 0;
+
+        if (sig != NULL) {
+            X509_SIG_get0(sig, &alg, NULL);
+            iter = km_kdf_iterations(alg);
+        }
+        X509_SIG_free(sig);
+        BIO_free(peek);
+        if (iter < 0 || iter > KM_MAX_KDF_ITERATIONS) {
+            km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
+                    "%s: the private key asks for %ld key derivation iterations, more than the %ld allowed",
+                    ks->path, iter, KM_MAX_KDF_ITERATIONS);
+            goto done;
+        }
     }
     pkey = PEM_read_bio_PrivateKey_ex(in, NULL, give_password, (void *)password, libctx, NULL);
     if (pkey == NULL) {

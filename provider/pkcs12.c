@@ -97,6 +97,23 @@ static int collect_bags(p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, int d
     return 1;
 }
 
+/* The KDF iteration count of an encrypted safe (0 if none can be read). */
+static long safe_iterations(const PKCS7 *p7)
+{
+    if (p7->d.encrypted == NULL || p7->d.encrypted->enc_data == NULL)
+        return 0;
+    return km_kdf_iterations(p7->d.encrypted->enc_data->algorithm);
+}
+
+static int iterations_allowed(long iter, const char *what, const char *path, km_status *st)
+{
+    if (iter >= 0 && iter <= KM_MAX_KDF_ITERATIONS)
+        return 1;
+    return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
+                   "%s: the %s asks for %ld key derivation iterations, more than the %ld allowed",
+                   path, what, iter, KM_MAX_KDF_ITERATIONS);
+}
+
 /* Tells "wrong password" from "file modified" after a MAC failure: an
  * encrypted safe that decrypts and parses proves the password right. */
 static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
@@ -107,7 +124,8 @@ static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
         PKCS7 *p7 = sk_PKCS7_value(safes, i);
         STACK_OF(PKCS12_SAFEBAG) *bags;
 
-        if (OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted)
+        if (OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted ||
+            safe_iterations(p7) > KM_MAX_KDF_ITERATIONS || safe_iterations(p7) < 0)
             continue;
         bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
         opened = bags != NULL;
@@ -130,6 +148,8 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, 
             bags = PKCS12_unpack_p7data(p7);
             break;
         case NID_pkcs7_encrypted:
+            if (!iterations_allowed(safe_iterations(p7), "encrypted certificate safe", path, st))
+                return 0;
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
             /* With the MAC verified the password is right: what is missing is
              * the cipher (RC2/3DES from old JDKs live in the legacy provider). */
@@ -283,6 +303,13 @@ int km_read_pkcs12(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
         km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s: malformed PKCS#12 content", ks->path);
         goto done;
     }
+    if (PKCS12_mac_present(p12)) {
+        const ASN1_INTEGER *iter = NULL;
+
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        if (!iterations_allowed(iter != NULL ? ASN1_INTEGER_get(iter) : 1, "MAC", ks->path, st))
+            goto done;
+    }
     if (PKCS12_mac_present(p12) &&
         !PKCS12_verify_mac(p12, password->data, (int)password->len)) {
         if (password_opens_a_safe(safes, password))
@@ -330,6 +357,13 @@ int km_decrypt_p12_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key
     if (password == NULL || password->data == NULL) {
         km_fail(st, KAFKA_MTLS_R_NO_PASSWORD, "%s: a password is needed to decrypt the key", ks->path);
         goto done;
+    }
+    {
+        const X509_ALGOR *alg = NULL;
+
+        X509_SIG_get0(sig, &alg, NULL);
+        if (!iterations_allowed(km_kdf_iterations(alg), "private key", ks->path, st))
+            goto done;
     }
     p8 = PKCS8_decrypt_ex(sig, password->data, (int)password->len, libctx, NULL);
     if (p8 == NULL) {
