@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-dev kcat
+packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-dev kcat clang libclang-rt-14-dev
           stunnel4 openjdk-17-jdk-headless python3 python3-confluent-kafka iproute2 valgrind
           faketime)
 missing=()

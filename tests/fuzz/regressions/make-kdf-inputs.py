@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""make-kdf-inputs.py DIR [ITERATIONS] — writes the key-derivation regression
+inputs (no key or certificate in them: the ciphertexts are zeros):
+
+  fuzz_pkcs12/timeout-mac-iterations.p12            MAC iteration count
+  fuzz_pkcs12/timeout-encrypted-safe-iterations.p12 PBES2 count of an encrypted
+                                                    safe (no MAC)
+  fuzz_pkcs12/timeout-shrouded-key-iterations.p12   PBES2 count of a shrouded
+                                                    key bag (no MAC, plain safe)
+  fuzz_pem/timeout-encrypted-pkcs8-iterations.pem   PBES2 count of an
+                                                    ENCRYPTED PRIVATE KEY
+
+ITERATIONS defaults to 2147483647: libcrypto runs every count it is given,
+so each of these costs minutes of CPU per open (3 min natively for the MAC
+one) unless the reader refuses counts beyond a ceiling first (the JDK's
+PKCS12KeyStore refuses more than 5,000,000).
+"""
+import base64
+import os
+import sys
+
+
+def der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + content
+
+
+def integer(v):
+    return der(0x02, v.to_bytes((v.bit_length() + 8) // 8, "big"))
+
+
+def oid(hexstr):
+    return der(0x06, bytes.fromhex(hexstr))
+
+
+seq = lambda *parts: der(0x30, b"".join(parts))
+octets = lambda b: der(0x04, b)
+DATA = oid("2a864886f70d010701")
+ENCRYPTED_DATA = oid("2a864886f70d010706")
+SHROUDED_KEY_BAG = oid("2a864886f70d010c0a0102")
+PBES2 = oid("2a864886f70d01050d")
+PBKDF2 = oid("2a864886f70d01050c")
+HMAC_SHA256 = oid("2a864886f70d0209")
+AES256_CBC = oid("60864801650304012a")
+SHA256 = oid("608648016503040201")
+NOTE = b"kafka-mtls fuzz regression: unbounded key derivation".ljust(100, b".")
+
+
+def pbes2(iterations):
+    kdf = seq(PBKDF2, seq(octets(bytes(8)), integer(iterations), seq(HMAC_SHA256, b"\x05\x00")))
+    return seq(PBES2, seq(kdf, seq(AES256_CBC, octets(bytes(16)))))
+
+
+def content_info_data(payload):
+    return seq(DATA, der(0xA0, octets(payload)))
+
+
+def pfx(safes, mac=b""):
+    # long-form lengths throughout (NOTE pads), as km_sniff expects of a PFX
+    return seq(integer(3), content_info_data(seq(*safes)), mac)
+
+
+def main():
+    out = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 2147483647
+    os.makedirs(os.path.join(out, "fuzz_pkcs12"), exist_ok=True)
+    os.makedirs(os.path.join(out, "fuzz_pem"), exist_ok=True)
+    # a secretBag holding the note: ignored by the reader, keeps lengths long-form
+    note_bag = seq(oid("2a864886f70d010c0a0105"),
+                   der(0xA0, seq(oid("2a864886f70d010c0a0105"), der(0xA0, octets(NOTE)))))
+    files = {
+        "fuzz_pkcs12/timeout-mac-iterations.p12":
+            pfx([content_info_data(seq(note_bag))],
+                seq(seq(seq(SHA256, b"\x05\x00"), octets(bytes(32))), octets(bytes(8)), integer(n))),
+        "fuzz_pkcs12/timeout-encrypted-safe-iterations.p12":
+            pfx([seq(ENCRYPTED_DATA, der(0xA0, seq(integer(0), seq(DATA, pbes2(n), der(0x80, bytes(32)))))),
+                 content_info_data(seq(note_bag))]),
+        "fuzz_pkcs12/timeout-shrouded-key-iterations.p12":
+            pfx([content_info_data(seq(seq(SHROUDED_KEY_BAG, der(0xA0, seq(pbes2(n), octets(bytes(32))))),
+                                       note_bag))]),
+    }
+    epki = seq(pbes2(n), octets(bytes(32)))
+    b64 = base64.encodebytes(epki).decode()
+    files["fuzz_pem/timeout-encrypted-pkcs8-iterations.pem"] = (
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + b64 + "-----END ENCRYPTED PRIVATE KEY-----\n"
+    ).encode()
+    for name, data in files.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
