@@ -75,7 +75,7 @@ PY
 for mode in "${MODES[@]}"; do
   vol=$S/live/vol; [[ $mode == symlink ]] && vol=$K
   fresh
-  swapper "$mode" 25 {WATCHDOG}>&- & sw=$!
+  swapper "$mode" 150 {WATCHDOG}>&- & sw=$!   # killed as soon as the clients are done
   CLEANUP+=("kill $sw")
   for _ in $(seq 200); do grep -q ready "$WORK/swaps.$mode" 2>/dev/null && break; sleep 0.01; done
   mark
