@@ -3,6 +3,8 @@
  * billions of PBKDF2 rounds and stall every client start. Counts are
  * checked before any key derivation runs.
  */
+#include <limits.h>
+#include <stdint.h>
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -26,7 +28,23 @@ long km_kdf_iterations(const X509_ALGOR *alg)
 
         if (pbe2 == NULL)
             return 0;
-        if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+        if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_scrypt) {
+            /* scrypt's work is N * r * p block mixes: counted as rounds, the
+             * usual N=16384, r=8, p=1 is 131072, far under the cap */
+            SCRYPT_PARAMS *sp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS),
+                                                          pbe2->keyfunc->parameter);
+            uint64_t n = 0, r = 0, p = 0;
+
+            if (sp == NULL || !ASN1_INTEGER_get_uint64(&n, sp->costParameter) ||
+                !ASN1_INTEGER_get_uint64(&r, sp->blockSize) ||
+                !ASN1_INTEGER_get_uint64(&p, sp->parallelizationParameter))
+                iter = -1;
+            else if (n > (uint64_t)LONG_MAX / (r ? r : 1) / (p ? p : 1))
+                iter = LONG_MAX;
+            else
+                iter = (long)(n * r * p);
+            SCRYPT_PARAMS_free(sp);
+        } else if (OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
             PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
                                                          pbe2->keyfunc->parameter);
             if (kdf != NULL)

@@ -120,16 +120,20 @@ static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
 {
     int opened = 0;
 
-    for (int i = 0; i < sk_PKCS7_num(safes) && !opened; i++) {
+    /* One derivation decides it: the first encrypted safe only (a file may
+     * hold any number of them). */
+    for (int i = 0; i < sk_PKCS7_num(safes); i++) {
         PKCS7 *p7 = sk_PKCS7_value(safes, i);
         STACK_OF(PKCS12_SAFEBAG) *bags;
 
-        if (OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted ||
-            safe_iterations(p7) > KM_MAX_KDF_ITERATIONS || safe_iterations(p7) < 0)
+        if (OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted)
             continue;
-        bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
-        opened = bags != NULL;
-        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+        if (safe_iterations(p7) <= KM_MAX_KDF_ITERATIONS && safe_iterations(p7) >= 0) {
+            bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
+            opened = bags != NULL;
+            sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+        }
+        break;
     }
     return opened;
 }
@@ -137,6 +141,8 @@ static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
 static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, int mac_ok,
                       const char *path, km_status *st)
 {
+    long spent = 0;
+
     for (int i = 0; i < sk_PKCS7_num(safes); i++) {
         PKCS7 *p7 = sk_PKCS7_value(safes, i);
         STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
@@ -148,7 +154,10 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, 
             bags = PKCS12_unpack_p7data(p7);
             break;
         case NID_pkcs7_encrypted:
-            if (!iterations_allowed(safe_iterations(p7), "encrypted certificate safe", path, st))
+            /* the cap holds for the whole file, not per safe */
+            spent += safe_iterations(p7);
+            if (!iterations_allowed(safe_iterations(p7) < 0 ? -1 : spent, "encrypted certificate safes",
+                                    path, st))
                 return 0;
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
             /* With the MAC verified the password is right: what is missing is
