@@ -36,8 +36,8 @@ void kmf_check_error_queue(const char *what);
 /* A keystore a reader accepted must be well formed. */
 void kmf_check_keystore(const km_keystore *ks);
 
-/* Decrypts every key entry with pw (km_decrypt_key) and checks the result
- * as material.c does: a decodable PrivateKeyInfo matching the leaf. */
+/* Decrypts every key entry with pw (km_decrypt_key) and checks the result's
+ * status. */
 void kmf_decrypt_all(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_secret *pw);
 
 /* JKS/JCEKS: buf[len-20..] = SHA1(UTF-16BE(pw) || "Mighty Aphrodite" || rest).

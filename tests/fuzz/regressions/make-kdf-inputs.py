@@ -9,6 +9,12 @@ inputs (no key or certificate in them: the ciphertexts are zeros):
                                                     key bag (no MAC, plain safe)
   fuzz_pem/timeout-encrypted-pkcs8-iterations.pem   PBES2 count of an
                                                     ENCRYPTED PRIVATE KEY
+  fuzz_pem/timeout-encrypted-pkcs8-scrypt.pem       PBES2 with scrypt: N, r, p
+                                                    within OpenSSL's 32 MB, p huge
+  fuzz_pkcs12/timeout-many-safes.p12                a (wrong) MAC and 64 encrypted
+                                                    safes at 2,000,000 iterations each:
+                                                    a cap per derivation is not a
+                                                    cap per file
 
 ITERATIONS defaults to 2147483647: libcrypto runs every count it is given,
 so each of these costs minutes of CPU per open (3 min natively for the MAC
@@ -49,9 +55,22 @@ SHA256 = oid("608648016503040201")
 NOTE = b"kafka-mtls fuzz regression: unbounded key derivation".ljust(100, b".")
 
 
+SCRYPT = oid("2b06010401da47040b")
+
+
 def pbes2(iterations):
     kdf = seq(PBKDF2, seq(octets(bytes(8)), integer(iterations), seq(HMAC_SHA256, b"\x05\x00")))
     return seq(PBES2, seq(kdf, seq(AES256_CBC, octets(bytes(16)))))
+
+
+def pbes2_scrypt(n, r, p):
+    kdf = seq(SCRYPT, seq(octets(bytes(8)), integer(n), integer(r), integer(p)))
+    return seq(PBES2, seq(kdf, seq(AES256_CBC, octets(bytes(16)))))
+
+
+def pem(name, der_bytes):
+    b64 = base64.encodebytes(der_bytes).decode()
+    return ("-----BEGIN %s-----\n%s-----END %s-----\n" % (name, b64, name)).encode()
 
 
 def content_info_data(payload):
@@ -82,11 +101,20 @@ def main():
             pfx([content_info_data(seq(seq(SHROUDED_KEY_BAG, der(0xA0, seq(pbes2(n), octets(bytes(32))))),
                                        note_bag))]),
     }
-    epki = seq(pbes2(n), octets(bytes(32)))
-    b64 = base64.encodebytes(epki).decode()
-    files["fuzz_pem/timeout-encrypted-pkcs8-iterations.pem"] = (
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + b64 + "-----END ENCRYPTED PRIVATE KEY-----\n"
-    ).encode()
+    files["fuzz_pem/timeout-encrypted-pkcs8-iterations.pem"] = pem(
+        "ENCRYPTED PRIVATE KEY", seq(pbes2(n), octets(bytes(32))))
+    # scrypt: 128*r*(N+2)*... + 128*r*p stays under OpenSSL's 32 MB default,
+    # the work (~p * N * r) does not (SCRYPT_P, default 8192: ~7 min natively)
+    files["fuzz_pem/timeout-encrypted-pkcs8-scrypt.pem"] = pem(
+        "ENCRYPTED PRIVATE KEY",
+        seq(pbes2_scrypt(16384, 8, int(os.environ.get("SCRYPT_P", "8192"))), octets(bytes(32))))
+    many = int(os.environ.get("SAFES", "64"))
+    cap = int(os.environ.get("CAP_ITERATIONS", "2000000"))
+    encrypted_safe = seq(ENCRYPTED_DATA,
+                         der(0xA0, seq(integer(0), seq(DATA, pbes2(cap), der(0x80, bytes(32))))))
+    files["fuzz_pkcs12/timeout-many-safes.p12"] = pfx(
+        [encrypted_safe] * many + [content_info_data(seq(note_bag))],
+        seq(seq(seq(SHA256, b"\x05\x00"), octets(bytes(32))), octets(bytes(8)), integer(1)))
     for name, data in files.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
