@@ -5,6 +5,7 @@
  * and keeps only one, and because Java's trusted-certificate attribute
  * decides which certificates are trust anchors.
  */
+#include <limits.h>
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
@@ -155,10 +156,13 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, 
             break;
         case NID_pkcs7_encrypted:
             /* the cap holds for the whole file, not per safe */
-            spent += safe_iterations(p7);
-            if (!iterations_allowed(safe_iterations(p7) < 0 ? -1 : spent, "encrypted certificate safes",
-                                    path, st))
-                return 0;
+            {
+                long it = safe_iterations(p7);
+
+                if (it < 0 || it > KM_MAX_KDF_ITERATIONS - spent)
+                    return iterations_allowed(it < 0 ? -1 : LONG_MAX, "encrypted certificate safes", path, st);
+                spent += it;
+            }
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
             /* With the MAC verified the password is right: what is missing is
              * the cipher (RC2/3DES from old JDKs live in the legacy provider). */

@@ -64,6 +64,12 @@ static int set_param(km_uri *u, const char *uri, const char *key, size_t klen,
         return km_fail(st, KAFKA_MTLS_R_BAD_URI, "%s: bad percent-escape in parameter '%.*s'",
                        uri, (int)klen, key);
     if (klen == strlen(KAFKA_MTLS_URI_ALIAS) && strncmp(key, KAFKA_MTLS_URI_ALIAS, klen) == 0) {
+        /* it prefixes file names in the volume: it must not lead out of it */
+        if (strchr(value, '/') != NULL || strcmp(value, "..") == 0 || strcmp(value, ".") == 0) {
+            km_fail(st, KAFKA_MTLS_R_BAD_URI, "%s: alias '%s' must not contain '/'", uri, value);
+            OPENSSL_free(value);
+            return 0;
+        }
         slot = &u->alias;
     } else if (klen == strlen(KAFKA_MTLS_URI_PASSWORD_FILE) &&
                strncmp(key, KAFKA_MTLS_URI_PASSWORD_FILE, klen) == 0) {

@@ -65,6 +65,7 @@ START_TEST(errors)
     expect_error("keystore:/v?part=both", KAFKA_MTLS_R_BAD_URI, "expected 'keystore' or 'truststore'");
     expect_error("keystore:/v?alias=a&alias=b", KAFKA_MTLS_R_BAD_URI, "given twice");
     expect_error("keystore:/v?alias=", KAFKA_MTLS_R_BAD_URI, "is empty");
+    expect_error("keystore:/ks/c1?alias=../c2/c2", KAFKA_MTLS_R_BAD_URI, "must not contain '/'");
     expect_error("keystore:/v?alias", KAFKA_MTLS_R_BAD_URI, "has no value");
     expect_error("keystore:/v%zz", KAFKA_MTLS_R_BAD_URI, "percent-escape");
     expect_error("keystore:/v%00x", KAFKA_MTLS_R_BAD_URI, "percent-escape");

@@ -15,6 +15,11 @@ inputs (no key or certificate in them: the ciphertexts are zeros):
                                                     safes at 2,000,000 iterations each:
                                                     a cap per derivation is not a
                                                     cap per file
+  fuzz_pkcs12/ubsan-safe-iterations-overflow.p12    an encrypted safe that opens (an
+                                                    empty one, encrypted with the fuzz
+                                                    password by `openssl enc`), then one
+                                                    asking for LONG_MAX iterations: the
+                                                    file-wide sum must not overflow
 
 ITERATIONS defaults to 2147483647: libcrypto runs every count it is given,
 so each of these costs minutes of CPU per open (3 min natively for the MAC
@@ -22,8 +27,12 @@ one) unless the reader refuses counts beyond a ceiling first (the JDK's
 PKCS12KeyStore refuses more than 5,000,000).
 """
 import base64
+import hashlib
 import os
+import subprocess
 import sys
+
+PASSWORD = b"kmfuzz-pass"  # fuzz_common.h KMFUZZ_PASSWORD
 
 
 def der(tag, content):
@@ -115,6 +124,16 @@ def main():
     files["fuzz_pkcs12/timeout-many-safes.p12"] = pfx(
         [encrypted_safe] * many + [content_info_data(seq(note_bag))],
         seq(seq(seq(SHA256, b"\x05\x00"), octets(bytes(32))), octets(bytes(8)), integer(1)))
+    # a safe that decrypts: SafeContents {} under PBES2/PBKDF2(1)/AES-256-CBC
+    salt, iv = b"kmfuzz!!", bytes(range(16))
+    key = hashlib.pbkdf2_hmac("sha256", PASSWORD, salt, 1, 32)
+    enc = subprocess.run(["openssl", "enc", "-aes-256-cbc", "-K", key.hex(), "-iv", iv.hex()],
+                         input=seq(), stdout=subprocess.PIPE, check=True).stdout
+    kdf1 = seq(PBKDF2, seq(octets(salt), integer(1), seq(HMAC_SHA256, b"\x05\x00")))
+    alg1 = seq(PBES2, seq(kdf1, seq(AES256_CBC, octets(iv))))
+    opens = seq(ENCRYPTED_DATA, der(0xA0, seq(integer(0), seq(DATA, alg1, der(0x80, enc)))))
+    huge = seq(ENCRYPTED_DATA, der(0xA0, seq(integer(0), seq(DATA, pbes2(2**63 - 1), der(0x80, bytes(32))))))
+    files["fuzz_pkcs12/ubsan-safe-iterations-overflow.p12"] = pfx([opens, huge, content_info_data(seq(note_bag))])
     for name, data in files.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
