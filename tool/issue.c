@@ -13,6 +13,7 @@
  *    removal made durable) before any store is replaced, so the volume is
  *    "not ready" rather than paired with the wrong password.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -248,6 +250,39 @@ static void fill_result(const issue_names *nm, X509 *leaf, int clamped, int kept
     BN_free(bn);
 }
 
+/*
+ * The iteration count for the new stores. A password kafka-mtls generates
+ * gets KM_ITER_GENERATED_PASSWORD; a renewal that keeps a password keeps
+ * the count its keystore was written with, if that was ours (so a renewed
+ * volume starts clients as fast as the first one); anything else gets
+ * keytool's count.
+ */
+static int store_iterations(const km_issue_request *rq, int dirfd, const issue_names *nm, int kept)
+{
+    const ASN1_INTEGER *iter = NULL;
+    PKCS12 *p12 = NULL;
+    struct stat sb;
+    FILE *f = NULL;
+    int fd, n = KM_ITER_CHOSEN_PASSWORD;
+
+    if (rq->store_password == NULL && !kept)
+        return KM_ITER_GENERATED_PASSWORD;
+    if (!kept || (fd = openat(dirfd, nm->keystore, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+        return n;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > KM_MAX_FILE_SIZE ||
+        (f = fdopen(fd, "rb")) == NULL)
+        close(fd);
+    else if ((p12 = d2i_PKCS12_fp(f, NULL)) != NULL) {
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        if (iter != NULL && ASN1_INTEGER_get(iter) == KM_ITER_GENERATED_PASSWORD)
+            n = KM_ITER_GENERATED_PASSWORD;
+    }
+    PKCS12_free(p12);
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
 int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
 {
     issue_names nm;
@@ -280,10 +315,14 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
         if ((leaf = km_cert_build(rq->libctx, &ca, key, &spec, &clamped, st)) == NULL)
             goto done;
     }
-    if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, ca.cert, &pw, now, &f.keystore, &f.keystore_len,
-                         st) ||
-        !km_p12_truststore(rq->libctx, ca.cert, &pw, &f.truststore, &f.truststore_len, st))
-        goto done;
+    {
+        int iter = store_iterations(rq, dirfd, &nm, kept);
+
+        if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, ca.cert, &pw, iter, now, &f.keystore,
+                             &f.keystore_len, st) ||
+            !km_p12_truststore(rq->libctx, ca.cert, &pw, iter, &f.truststore, &f.truststore_len, st))
+            goto done;
+    }
     if (!pem_of(leaf, &f.crt, &f.crt_len)) {
         km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
         goto done;

@@ -48,10 +48,20 @@ typedef struct km_cert_spec {
 X509 *km_cert_build(OSSL_LIB_CTX *libctx, const km_ca *ca, EVP_PKEY *key, const km_cert_spec *spec,
                     int *clamped, km_status *st);
 
-/* keystore_write.c: PKCS#12 files as keytool 17 writes them (DER in *der). */
+/*
+ * keystore_write.c: PKCS#12 files as keytool 17 writes them (DER in *der).
+ * iter: the PBKDF2 and MAC iteration count. keytool's 10000 guards a
+ * password a person chose; a password kafka-mtls generated (128 random
+ * bits, guessing it is out of reach at any count) gets OpenSSL's default,
+ * 2048, because every client start pays for each iteration (issue.c,
+ * store_iterations, decides).
+ */
+#define KM_ITER_CHOSEN_PASSWORD    10000
+#define KM_ITER_GENERATED_PASSWORD 2048
 int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, X509 *ca,
-                    const km_secret *pw, time_t now, unsigned char **der, size_t *len, km_status *st);
-int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw,
+                    const km_secret *pw, int iter, time_t now, unsigned char **der, size_t *len,
+                    km_status *st);
+int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw, int iter,
                       unsigned char **der, size_t *len, km_status *st);
 
 /* volume_write.c: the volume directory, atomic files, the password file. */

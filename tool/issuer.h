@@ -134,4 +134,17 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
                              const char *ca_cert, const km_renew_before *rb, time_t now,
                              km_vol_check *out);
 
+/*
+ * Decides whether this process issues, so that many processes starting at
+ * once on one volume check it in parallel and only one writes. Returns 1
+ * with *fd == -1 when there is nothing to do (out->state KM_VOL_FRESH, or
+ * KM_VOL_OTHER_CA unless take_over_other_ca), 1 with *fd >= 0 when the
+ * caller must issue (the exclusive volume lock is held: release it with
+ * km_volume_unlock; out says why), or 0 with st set when the volume cannot
+ * be locked.
+ */
+int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
+                    const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,
+                    km_status *st);
+
 #endif

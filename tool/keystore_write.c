@@ -1,14 +1,15 @@
 /*
  * PKCS#12 files as keytool 17 writes them, so Java reads them as its own:
  *   safe 1, unencrypted data: the key, PKCS#8 shrouded with PBES2
- *     (AES-256-CBC, PBKDF2-HMAC-SHA256, 10000 iterations, 20-byte salt),
+ *     (AES-256-CBC, PBKDF2-HMAC-SHA256, 20-byte salt),
  *     friendlyName = alias, localKeyID = "Time <ms>" (keytool's form);
  *   safe 2, PBES2/AES-256 encrypted: the leaf (friendlyName = alias, the
  *     same localKeyID), the CA (friendlyName = its RFC 2253 DN), and the CA
  *     again as the trusted entry "CARoot", marked with Java's trusted-usage
  *     attribute 2.16.840.1.113894.746875.1.1 = { anyExtendedKeyUsage };
- *   MAC: HMAC-SHA256, 10000 iterations, 20-byte salt.
- * The truststore holds only the trusted entry, in the same framing.
+ *   MAC: HMAC-SHA256, 20-byte salt.
+ * The truststore holds only the trusted entry, in the same framing. The
+ * iteration count is the caller's (km_store_iterations).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 #include "issue_internal.h"
 #include "kafka-mtls.h"
 
-#define P12_ITER 10000
 #define P12_SALT 20
 #define JAVA_TRUSTED_OID "2.16.840.1.113894.746875.1.1"
 #define ANY_EKU_OID      "2.5.29.37.0"
@@ -70,7 +70,7 @@ static int dn_rfc2253(X509 *x, char *buf, size_t n)
     return len > 0;
 }
 
-static PKCS12_SAFEBAG *key_bag(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const km_secret *pw)
+static PKCS12_SAFEBAG *key_bag(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const km_secret *pw, int iter)
 {
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
     EVP_CIPHER *aes = EVP_CIPHER_fetch(libctx, "AES-256-CBC", NULL);
@@ -79,7 +79,7 @@ static PKCS12_SAFEBAG *key_bag(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const km_sec
 
     /* pbe_nid -1 with a cipher: PBES2, PBKDF2 with its default PRF HMAC-SHA256 */
     if (p8 != NULL && aes != NULL)
-        enc = PKCS8_encrypt_ex(-1, aes, pw->data, (int)pw->len, NULL, P12_SALT, P12_ITER, p8, libctx, NULL);
+        enc = PKCS8_encrypt_ex(-1, aes, pw->data, (int)pw->len, NULL, P12_SALT, iter, p8, libctx, NULL);
     if (enc != NULL && (bag = PKCS12_SAFEBAG_create0_pkcs8(enc)) == NULL)
         X509_SIG_free(enc);
     PKCS8_PRIV_KEY_INFO_free(p8);
@@ -87,11 +87,11 @@ static PKCS12_SAFEBAG *key_bag(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const km_sec
     return bag;
 }
 
-static int push_safe(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, bags_t *bags, const km_secret *pw)
+static int push_safe(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, bags_t *bags, const km_secret *pw, int iter)
 {
     PKCS7 *p7 = pw == NULL ? PKCS12_pack_p7data(bags)
                            : PKCS12_pack_p7encdata_ex(NID_aes_256_cbc, pw->data, (int)pw->len, NULL,
-                                                      P12_SALT, P12_ITER, bags, libctx, NULL);
+                                                      P12_SALT, iter, bags, libctx, NULL);
 
     if (p7 == NULL || !sk_PKCS7_push(safes, p7)) {
         PKCS7_free(p7);
@@ -100,7 +100,7 @@ static int push_safe(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, bags_t *bags,
     return 1;
 }
 
-static int finish(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, const km_secret *pw,
+static int finish(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, const km_secret *pw, int iter,
                   unsigned char **der, size_t *len)
 {
     PKCS12 *p12 = PKCS12_add_safes_ex(safes, 0, libctx, NULL);
@@ -109,7 +109,7 @@ static int finish(OSSL_LIB_CTX *libctx, STACK_OF(PKCS7) *safes, const km_secret 
     int n = -1;
 
     if (p12 != NULL && sha256 != NULL &&
-        PKCS12_set_mac(p12, pw->data, (int)pw->len, NULL, P12_SALT, P12_ITER, sha256))
+        PKCS12_set_mac(p12, pw->data, (int)pw->len, NULL, P12_SALT, iter, sha256))
         n = i2d_PKCS12(p12, &out);
     PKCS12_free(p12);
     EVP_MD_free(sha256);
@@ -132,7 +132,8 @@ static int fail(km_status *st, const char *what)
 }
 
 int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, X509 *ca,
-                    const km_secret *pw, time_t now, unsigned char **der, size_t *len, km_status *st)
+                    const km_secret *pw, int iter, time_t now, unsigned char **der, size_t *len,
+                    km_status *st)
 {
     bags_t *keys = sk_PKCS12_SAFEBAG_new_null(), *certs = sk_PKCS12_SAFEBAG_new_null();
     STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
@@ -145,7 +146,7 @@ int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509
     snprintf(keyid, sizeof(keyid), "Time %lld", (long long)now * 1000);
     if (keys == NULL || certs == NULL || safes == NULL || !dn_rfc2253(ca, ca_name, sizeof(ca_name)))
         goto done;
-    if ((kb = key_bag(libctx, key, pw)) == NULL || !sk_PKCS12_SAFEBAG_push(keys, kb)) {
+    if ((kb = key_bag(libctx, key, pw, iter)) == NULL || !sk_PKCS12_SAFEBAG_push(keys, kb)) {
         PKCS12_SAFEBAG_free(kb);
         goto done;
     }
@@ -156,8 +157,8 @@ int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509
         !PKCS12_add_localkeyid(lb, (unsigned char *)keyid, (int)strlen(keyid)) ||
         push_cert(certs, ca, ca_name) == NULL || !push_trusted(certs, ca))
         goto done;
-    ok = push_safe(libctx, safes, keys, NULL) && push_safe(libctx, safes, certs, pw) &&
-         finish(libctx, safes, pw, der, len);
+    ok = push_safe(libctx, safes, keys, NULL, 0) && push_safe(libctx, safes, certs, pw, iter) &&
+         finish(libctx, safes, pw, iter, der, len);
 done:
     if (!ok)
         fail(st, "keystore");
@@ -168,7 +169,7 @@ done:
     return ok;
 }
 
-int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw,
+int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw, int iter,
                       unsigned char **der, size_t *len, km_status *st)
 {
     bags_t *certs = sk_PKCS12_SAFEBAG_new_null();
@@ -176,8 +177,8 @@ int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw,
     int ok;
 
     ERR_set_mark();
-    ok = certs != NULL && safes != NULL && push_trusted(certs, ca) && push_safe(libctx, safes, certs, pw) &&
-         finish(libctx, safes, pw, der, len);
+    ok = certs != NULL && safes != NULL && push_trusted(certs, ca) && push_safe(libctx, safes, certs, pw, iter) &&
+         finish(libctx, safes, pw, iter, der, len);
     if (!ok)
         fail(st, "truststore");
     ERR_pop_to_mark();

@@ -23,6 +23,10 @@ if (( rc == 0 )) && grep -q "^issued: $V " <<<"$out" && [[ $serial =~ ^[0-9A-F]{
   ok "issue: empty volume -> issued (serial $serial)"
 else fail "issue: empty volume" "$out"; fi
 [[ -s $V/${A}_creds ]] && pw=$(head -1 "$V/${A}_creds") || pw=
+iters() {  # iters STORE PASSWORD: the distinct "Iteration N" counts openssl reports
+  openssl pkcs12 -info -in "$1" -passin "pass:$2" -nokeys -nocerts 2>&1 | grep -o 'Iteration [0-9]*' | sort -u | tr '\n' ' '
+}
+generated="$(iters "$V/$A.keystore.jks" "$pw")/$(iters "$V/$A.truststore.jks" "$pw")"
 modes=$(stat -c '%a %n' "$V" "$V/$A.keystore.jks" "$V/$A.truststore.jks" "$V/$A-ca-signed.crt" "$V/${A}_creds" \
         "$V/.kafka-mtls.lock" 2>&1)
 if [[ $(awk '{print $1}' <<<"$modes" | tr '\n' ' ') == "700 600 600 600 600 600 " ]]; then
@@ -133,6 +137,13 @@ if (( rc == 0 )) && [[ $(cat "$B/broker_creds") == Fixed-Passw0rd ]] &&
    kt -list -keystore "$B/broker.keystore.jks" -storepass Fixed-Passw0rd 2>&1 | grep -q "^broker, .*PrivateKeyEntry"; then
   ok "issue --password-file: ALIAS_creds holds it, keytool opens the store with it"
 else fail "issue --password-file" "$out"; fi
+chosen="$(iters "$B/broker.keystore.jks" Fixed-Passw0rd)/$(iters "$B/broker.truststore.jks" Fixed-Passw0rd)"
+renewed="$(iters "$V/$A.keystore.jks" "$pw")/$(iters "$V/$A.truststore.jks" "$pw")"
+# keytool's 10000 for a chosen password, 2048 for a generated one (kept by a renewal)
+if [[ $chosen == "Iteration 10000 /Iteration 10000 " && $generated == "Iteration 2048 /Iteration 2048 " &&
+      $renewed == "$generated" ]]; then
+  ok "iterations: 10000 with a chosen password, 2048 with a generated one, also after --force renewals (MAC, safes, key)"
+else fail "iteration counts" "chosen: $chosen generated: $generated renewed: $renewed"; fi
 log="$WORK/server2.log"
 b="keystore:$B"; c="keystore:$V"
 if start_s_server "$log" "${PROV[@]}" -cert "$b" -key "$b" -CAfile "$FX/ca/ca.crt"; then
