@@ -35,7 +35,8 @@ static int optional_password(const char *path, km_secret *out, km_status *st)
     return path == NULL || km_read_password_file(path, KAFKA_MTLS_R_PASSWORD_FILE, out, st);
 }
 
-static int issue_locked(const km_settings *s, const km_renew_before *rb, char *issued, size_t issued_size,
+/* With the volume lock held, check saying why it needs a certificate. */
+static int issue_locked(const km_settings *s, const km_vol_check *check, char *issued, size_t issued_size,
                         char *errstr, size_t n)
 {
     OSSL_LIB_CTX *libctx = km_keysource_libctx();
@@ -43,13 +44,9 @@ static int issue_locked(const km_settings *s, const km_renew_before *rb, char *i
     km_secret ca_pw = { 0 }, store_pw = { 0 };
     km_issue_request rq = { 0 };
     km_issue_result res;
-    km_vol_check check;
     km_status st = { 0 };
     int ok = 0;
 
-    km_volume_check(libctx, vol, s->alias, s->ca_cert, rb, time(NULL), &check);
-    if (check.state == KM_VOL_FRESH || check.state == KM_VOL_OTHER_CA)
-        return 1; /* another process got there first, or not ours to replace */
     if (!optional_password(s->ca_key_password == NULL ? s->ca_key_password_file : NULL, &ca_pw, &st) ||
         !optional_password(s->keystore_password == NULL
                                ? (s->keystore_password_file ? s->keystore_password_file : s->password_file)
@@ -75,7 +72,7 @@ static int issue_locked(const km_settings *s, const km_renew_before *rb, char *i
         goto done;
     }
     snprintf(issued, issued_size, "kafka-mtls: %s %s for %s (serial %s) into %s%s%s",
-             check.state == KM_VOL_MISSING ? "issued" : "renewed", "a certificate", res.subject,
+             check->state == KM_VOL_MISSING ? "issued" : "renewed", "a certificate", res.subject,
              res.serial, vol, res.warning[0] ? "; warning: " : "", res.warning);
     ok = 1;
 done:
@@ -87,6 +84,7 @@ done:
 int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
 {
     km_renew_before rb;
+    km_vol_check check;
     km_status st = { 0 };
     char err[256];
     int fd = -1, ok;
@@ -95,12 +93,15 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
         snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
         return 0;
     }
-    if (!km_volume_lock(volume_of(s), &fd, &st)) {
+    issued[0] = '\0';
+    /* another process may have got there first; a volume of another CA is not ours to replace */
+    if (!km_volume_claim(km_keysource_libctx(), volume_of(s), s->alias, s->ca_cert, &rb, 0, &check, &fd, &st)) {
         snprintf(errstr, n, "kafka-mtls: %s: %s", source_property(s), st.msg);
         return 0;
     }
-    issued[0] = '\0';
-    ok = issue_locked(s, &rb, issued, issued_size, errstr, n);
+    if (fd < 0)
+        return 1;
+    ok = issue_locked(s, &check, issued, issued_size, errstr, n);
     km_volume_unlock(fd);
     return ok;
 }
