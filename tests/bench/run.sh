@@ -8,10 +8,13 @@ HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 B=${KMTLS_BUILD:-$ROOT/build}; B=$(cd "$B" && pwd)
 RUNS=${1:-7}
 PLUGIN=$B/interceptor/libkafka-mtls.so TOOL=$B/tool/kafka-mtls STARTUP=$B/tests/bench/startup
+PRODUCE=$B/tests/bench/produce HANDSHAKES=$B/tests/bench/handshakes
+MESSAGES=${KMTLS_BENCH_MESSAGES:-1000000} HANDSHAKE_SECONDS=${KMTLS_BENCH_HANDSHAKE_SECONDS:-2}
 export KMOCKD=$B/tests/kmockd
 V=$ROOT/tests/fixtures/volume.sh PEER=$ROOT/tests/peer/mtls-peer.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/kmtls-bench.XXXXXX")
-trap '"$PEER" stop "$W/peer" >/dev/null 2>&1; rm -rf "$W"' EXIT
+SERVER_PID=
+trap '"$PEER" stop "$W/peer" >/dev/null 2>&1; [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$W"' EXIT
 ns() { date +%s%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # wall MS of a command, RUNS times, after SETUP (not timed); prints the median
@@ -83,5 +86,42 @@ p12b=$(startup_ms 2 "${PLUG[@]}" mtls.volume="$W/p12/client")
 row "rd_kafka_new + first metadata, plugin, PEM volume" "$pem ms" "hand-configured PEM $hand ms ($(ratio "$pem" "$hand")x)"
 row "same, keytool PKCS#12 volume" "$p12 ms" "hand PEM $hand ms + PBKDF2 floor $floor ms = $(calc "$hand + $floor") ms"
 row "second client in the same process, unchanged volume" "$p12b ms" "hand PEM, second client $hand2 ms ($(ratio "$p12b" "$hand2")x)"
+
+# --- steady state: produce throughput through the peer, alternating runs
+# (interleaved, so that both see the same machine)
+tput_hand=() tput_plug=()
+for i in $(seq "$RUNS"); do
+  tput_hand+=("$("$PRODUCE" "$MESSAGES" 100 bench "${HAND[@]}" | sed -n 's/.*: \([0-9]*\) msgs\/s$/\1/p')")
+  tput_plug+=("$("$PRODUCE" "$MESSAGES" 100 bench "${PLUG[@]}" mtls.volume="$W/p12/client" |
+                sed -n 's/.*: \([0-9]*\) msgs\/s$/\1/p')")
+done
+th=$(printf '%s\n' "${tput_hand[@]}" | median) tp=$(printf '%s\n' "${tput_plug[@]}" | median)
+[[ $th != 0.0 && $tp != 0.0 && ${#tput_hand[@]} == "$RUNS" ]] || { echo "bench: produce failed" >&2; exit 1; }
+row "produce, $MESSAGES x 100-byte messages, plugin (PKCS#12 volume)" "$(calc "$tp / 1000") k msgs/s" \
+    "hand-configured PEM $(calc "$th / 1000") k msgs/s ($(ratio "$tp" "$th")x)"
+
+# --- TLS handshakes/s against s_server requiring a client certificate: the
+# client's key from a keystore: URI (through the provider) or from PEM files
+openssl pkey -provider-path "$B/provider" -provider kafka-mtls -provider default \
+  -in "keystore:$W/p12/client" -out "$W/hs.key" 2>/dev/null &&
+openssl x509 -provider-path "$B/provider" -provider kafka-mtls -provider default \
+  -in "keystore:$W/p12/client" -out "$W/hs.crt" 2>/dev/null || { echo "bench: cannot export the key" >&2; exit 1; }
+port=$("$PEER" pick-ports 1)
+openssl s_server -accept "127.0.0.1:$port" -cert "$W/server/server.crt" -key "$W/server/server.key" \
+  -CAfile "$W/ca/ca.crt" -Verify 1 -www -quiet </dev/null >"$W/s_server.log" 2>&1 &
+SERVER_PID=$!
+for i in $(seq 200); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$W/s_server.log"; exit 1; }
+  sleep 0.05
+done
+hs=$(OPENSSL_MODULES=$B/provider "$HANDSHAKES" "$port" "$HANDSHAKE_SECONDS" "$RUNS" "$W/ca/ca.crt" "$W/hs.crt" \
+     "$W/hs.key" "keystore:$W/p12/client") || { echo "bench: handshakes failed" >&2; exit 1; }
+hp=$(sed -n 's/.* pem \([0-9.]*\)\/s .*/\1/p' <<<"$hs" | median)
+hu=$(sed -n 's/.* uri \([0-9.]*\)\/s$/\1/p' <<<"$hs" | median)
+row "TLS 1.2 handshakes/s with client auth, key from keystore: URI" "$hu /s" "key from PEM files $hp /s ($(ratio "$hu" "$hp")x)"
+
 echo
 echo "PBKDF2 floor: PKCS12_parse of the keystore and the truststore in one process (MAC, safes, key)."
+echo "Throughput: median msgs/s of $RUNS interleaved runs, through stunnel to librdkafka's mock cluster."
+echo "Handshakes: $RUNS interleaved rounds of ${HANDSHAKE_SECONDS} s each against openssl s_server -Verify 1."
