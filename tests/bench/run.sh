@@ -81,9 +81,12 @@ pem=$(startup_ms 1 "${PLUG[@]}" mtls.volume="$W/pem")
 p12=$(startup_ms 1 "${PLUG[@]}" mtls.volume="$W/p12/client")
 floor=$(for i in $(seq "$RUNS"); do "$STARTUP" --pkcs12-floor "$pw" "$W/p12/client/client.keystore.jks" \
         "$W/p12/client/client.truststore.jks" | sed -n 's/^pkcs12 floor: \([0-9.]*\) ms/\1/p'; done | median)
+pemfloor=$(for i in $(seq "$RUNS"); do "$STARTUP" --pem-floor "$W/pem/tls.key" "$W/pem/tls.crt" "$W/pem/ca.crt" |
+           sed -n 's/^pem floor: \([0-9.]*\) ms/\1/p'; done | median)
 hand2=$(startup_ms 2 "${HAND[@]}")
 p12b=$(startup_ms 2 "${PLUG[@]}" mtls.volume="$W/p12/client")
 row "rd_kafka_new + first metadata, plugin, PEM volume" "$pem ms" "hand-configured PEM $hand ms ($(ratio "$pem" "$hand")x)"
+row "" "" "hand PEM + decode floor $pemfloor ms = $(calc "$hand + $pemfloor") ms ($(ratio "$pem" "$(calc "$hand + $pemfloor")")x)"
 row "same, keytool PKCS#12 volume" "$p12 ms" "hand PEM $hand ms + PBKDF2 floor $floor ms = $(calc "$hand + $floor") ms"
 row "second client in the same process, unchanged volume" "$p12b ms" "hand PEM, second client $hand2 ms ($(ratio "$p12b" "$hand2")x)"
 
@@ -123,5 +126,7 @@ row "TLS 1.2 handshakes/s with client auth, key from keystore: URI" "$hu /s" "ke
 
 echo
 echo "PBKDF2 floor: PKCS12_parse of the keystore and the truststore in one process (MAC, safes, key)."
+echo "Decode floor: decoding the PEM key and certificates once more in one process (the plugin reads"
+echo "them through OSSL_STORE before librdkafka decodes what it is handed)."
 echo "Throughput: median msgs/s of $RUNS interleaved runs, through stunnel to librdkafka's mock cluster."
 echo "Handshakes: $RUNS interleaved rounds of ${HANDSHAKE_SECONDS} s each against openssl s_server -Verify 1."

@@ -6,6 +6,10 @@
  *   startup [-n CLIENTS] KEY=VALUE...
  *   startup --pkcs12-floor PASSWORD FILE...   the libcrypto floor: PKCS12_parse
  *                                             (MAC + PBKDF2 + decryption) of each file
+ *   startup --pem-floor KEY CERT...           the libcrypto floor of decoding the
+ *                                             key and the certificates once more
+ *                                             (what handing over material costs
+ *                                             beyond librdkafka's own decoding)
  * Prints one line per client: "client N: new X.XXX ms, first metadata Y.YYY ms".
  * Exits 1 with librdkafka's message when a client cannot be created or the
  * metadata request fails.
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <librdkafka/rdkafka.h>
 
@@ -94,12 +99,50 @@ static int pkcs12_floor(const char *password, int nfiles, char **files)
     return 0;
 }
 
+/* What decoding a PEM key and certificates costs in libcrypto, in this process. */
+static int pem_floor(const char *key_path, int nfiles, char **files)
+{
+    double t0 = now_ms();
+    FILE *f = fopen(key_path, "r");
+    EVP_PKEY *key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+
+    if (f != NULL)
+        fclose(f);
+    if (key == NULL) {
+        fprintf(stderr, "startup: %s: cannot decode\n", key_path);
+        return 1;
+    }
+    EVP_PKEY_free(key);
+    for (int i = 0; i < nfiles; i++) {
+        X509 *x;
+        int n = 0;
+
+        if ((f = fopen(files[i], "r")) == NULL) {
+            fprintf(stderr, "startup: %s: cannot open\n", files[i]);
+            return 1;
+        }
+        while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+            X509_free(x);
+            n++;
+        }
+        fclose(f);
+        if (n == 0) {
+            fprintf(stderr, "startup: %s: no certificate\n", files[i]);
+            return 1;
+        }
+    }
+    printf("pem floor: %.3f ms\n", now_ms() - t0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int clients = 1, first = 1;
 
     if (argc > 3 && strcmp(argv[1], "--pkcs12-floor") == 0)
         return pkcs12_floor(argv[2], argc - 3, argv + 3);
+    if (argc > 2 && strcmp(argv[1], "--pem-floor") == 0)
+        return pem_floor(argv[2], argc - 3, argv + 3);
 
     if (argc > 2 && strcmp(argv[1], "-n") == 0) {
         clients = atoi(argv[2]);
