@@ -119,8 +119,9 @@ int km_dir_write(int dirfd, const char *volume, const char *name, const void *bu
         err = errno;
         close(fd);
         unlinkat(dirfd, tmp, 0);
-        return km_fail(st, KAFKA_MTLS_R_WRITE_FAILED, "%s: cannot write: %s",
-                       km_path(path, sizeof(path), volume, tmp), strerror(err));
+        /* named by the file the user knows: the temporary one is gone */
+        return km_fail(st, KAFKA_MTLS_R_WRITE_FAILED, "%s: cannot write (its temporary file): %s",
+                       km_path(path, sizeof(path), volume, name), strerror(err));
     }
     {
         struct stat sb;

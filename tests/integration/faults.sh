@@ -46,9 +46,9 @@ for how in "pages 0" "pages 1" "pages 2" "pages 3" "inodes 3" "inodes 4" "inodes
   [[ $1 == pages ]] && fill $(( $2 * 4096 ))
   out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1); rc=$?
   st=$(state "$V" dv)
-  if (( rc == 1 )) && grep -qE "^kafka-mtls issue: $V/[^ ]+: .*No space left on device" <<<"$out" &&
+  if (( rc == 1 )) && grep -qE "^kafka-mtls issue: $V/[^ .][^ ]*: .*No space left on device" <<<"$out" &&
      [[ $st == not-ready ]] && (( $(temps "$V") == 0 )); then
-    ok "disk full ($lim) during issue: exit 1 at $(grep -oE "$V/[^ :]+" <<<"$out" | sed 's|.*/||') naming $V, ENOSPC; not ready, no temp files"
+    ok "disk full ($lim) during issue: exit 1 at $(grep -oE "$V/[^ :]+" <<<"$out" | sed 's|.*/||') naming $V (not a temp file), ENOSPC; not ready, no temp files"
   else fail "disk full ($lim) during issue (rc=$rc, volume $st, $(temps "$V") temp files)" "$out
 $(ls -la "$V")"; fi
   rm -f "$M/filler"
@@ -77,7 +77,7 @@ for how in "pages 0 ec:P-256" "inodes 7 ec:P-256" "pages 1 rsa:4096" "pages 0 rs
   out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type "$3" --force "${extra[@]}" 2>&1); rc=$?
   st=$(state "$V" dv)
   at=$(grep -oE "^kafka-mtls issue: $V/[^ :]+" <<<"$out" | sed 's|.*/||')
-  if (( rc == 1 )) && grep -qE "^kafka-mtls issue: $V/[^ ]+: .*No space left on device" <<<"$out" &&
+  if (( rc == 1 )) && grep -qE "^kafka-mtls issue: $V/[^ .][^ ]*: .*No space left on device" <<<"$out" &&
      [[ $st =~ ^($want)$ ]] && (( $(temps "$V") == 0 )); then
     ok "disk full ($lim) renewing to $3${4:+ with a $4}: exit 1 at $at naming $V; the volume is $st"
   else fail "disk full ($lim) renewing to $3 ${4:-} (rc=$rc, volume $st)" "$out
