@@ -11,6 +11,8 @@ typedef struct km_uri {
     char *alias;         /* NULL unless ?alias= */
     char *password_file; /* NULL unless ?password-file= */
     km_part part;
+    const char *name;    /* borrowed: the volume's name (the default alias);
+                          * NULL = the last component of path */
 } km_uri;
 
 /* 1 if uri carries our scheme (case-insensitive). */

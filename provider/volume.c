@@ -253,7 +253,7 @@ static int has_store(const char *dir, const char *alias, const char *kind)
 static int discover_dir(const km_uri *uri, int explicit_password, km_volume *v, km_status *st)
 {
     const char *dir = uri->path;
-    const char *alias = uri->alias ? uri->alias : strrchr(dir, '/') + 1;
+    const char *alias = uri->alias ? uri->alias : uri->name ? uri->name : strrchr(dir, '/') + 1;
     char names[256], *found = NULL;
     int n, r;
 

@@ -10,13 +10,13 @@
 # Every client either connects with one of the two identities or fails
 # with a message naming the volume and the cause; none crashes or hangs.
 #
-# swap.sh strict (registered with should_fail: true, see the report in
-# tests/meson.build): with the atomic swaps (exchange, symlink) a reader
-# must see one consistent volume, so every client connects and every
-# storeutl read yields its 4 objects. Today the keystore, the truststore and
-# ALIAS_creds are opened by path one after another, so a read that spans a
-# swap pairs one volume's store with the other's password and fails with a
-# misleading "wrong password (PKCS#12 MAC verification failed)".
+# swap.sh strict (test swap_consistent_read): with the atomic swaps
+# (exchange, symlink) a reader must see one consistent volume, so every
+# client connects and every storeutl read yields its 4 objects. The
+# provider holds the volume directory open for a read (provider/material.c,
+# pin): opened by path one after another, the files of a read spanning a
+# swap paired one volume's store with the other's password ("wrong
+# password (PKCS#12 MAC verification failed)").
 # Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD, KMTLS_TOOL, lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hardening-lib.sh"
