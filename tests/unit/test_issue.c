@@ -26,7 +26,8 @@
 
 #include "issuer.h"
 #include "kafka-mtls.h"
-#include "provider.h"
+#include "testutil.h"
+#include "testutil_ossl.h"
 
 static OSSL_LIB_CTX *libctx;
 static OSSL_PROVIDER *ours, *dflt;
@@ -38,12 +39,7 @@ static char ca_crt[PATH_MAX], ca_key[PATH_MAX], ca_pass[64];
 
 static const char *path_in(const char *rel)
 {
-    static char buf[8][PATH_MAX];
-    static int slot;
-    char *p = buf[slot++ % 8];
-
-    snprintf(p, PATH_MAX, "%s/%s", root, rel);
-    return p;
+    return tu_path(root, rel);
 }
 
 static void read_line(const char *path, char *buf, size_t n)
@@ -117,18 +113,6 @@ static void loaded_free(loaded *l)
 {
     EVP_PKEY_free(l->key);
     sk_X509_pop_free(l->certs, X509_free);
-}
-
-static X509 *read_cert(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    X509 *x;
-
-    ck_assert_msg(f != NULL, "%s", path);
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    ck_assert_ptr_nonnull(x);
-    return x;
 }
 
 static X509 *volume_leaf(const char *vol)
@@ -248,7 +232,7 @@ START_TEST(each_key_type_reads_back)
     km_issue_request rq;
     km_issue_result res;
     loaded l;
-    X509 *ca = read_cert(ca_crt), *leaf;
+    X509 *ca = tu_read_pem_cert(ca_crt), *leaf;
 
     snprintf(vol, sizeof(vol), "%s/kt%d/client%d", root, _i, _i);
     rq = request(vol);
@@ -288,7 +272,7 @@ START_TEST(certificate_fields)
     const char *vol = path_in("fields/app");
     km_issue_request rq = request(vol);
     km_issue_result res;
-    X509 *leaf, *ca = read_cert(ca_crt), *pem;
+    X509 *leaf, *ca = tu_read_pem_cert(ca_crt), *pem;
     BIGNUM *serial;
     GENERAL_NAMES *san;
     ASN1_BIT_STRING *ku;
@@ -372,7 +356,7 @@ START_TEST(certificate_fields)
     GENERAL_NAMES_free(san);
     ck_assert_int_eq(X509_get_signature_nid(leaf), NID_sha256WithRSAEncryption);
     /* ALIAS-ca-signed.crt is the same certificate */
-    pem = read_cert(path_in("fields/app/app-ca-signed.crt"));
+    pem = tu_read_pem_cert(path_in("fields/app/app-ca-signed.crt"));
     ck_assert_int_eq(X509_cmp(pem, leaf), 0);
     X509_free(pem);
     X509_free(leaf);
@@ -498,7 +482,7 @@ START_TEST(other_ca_types_and_clamp)
     rq.key_type = "ec:P-256";
     issue_ok(&rq, &res);
     leaf = volume_leaf(path_in("ed/c"));
-    ca = read_cert(path_in("ed-ca/ca.crt"));
+    ca = tu_read_pem_cert(path_in("ed-ca/ca.crt"));
     ck_assert_int_eq(X509_get_signature_nid(leaf), NID_ED25519);
     ck_assert_int_eq(X509_verify(leaf, X509_get0_pubkey(ca)), 1);
     X509_free(leaf);
@@ -509,7 +493,7 @@ START_TEST(other_ca_types_and_clamp)
     use_ca(&rq, path_in("short-ca"));
     rq.key_type = "ec:P-256";
     issue_ok(&rq, &res);
-    ca = read_cert(path_in("short-ca/ca.crt"));
+    ca = tu_read_pem_cert(path_in("short-ca/ca.crt"));
     leaf = volume_leaf(path_in("short/c"));
     ck_assert_int_eq(res.not_after_clamped, 1);
     ck_assert_int_eq(ASN1_TIME_compare(X509_get0_notAfter(leaf), X509_get0_notAfter(ca)), 0);
@@ -750,23 +734,14 @@ static void setup(void)
     snprintf(ca_key, sizeof(ca_key), "%s/ca/ca.key", fx);
     snprintf(pfile, sizeof(pfile), "%s/ca/ca.pass", fx);
     read_line(pfile, ca_pass, sizeof(ca_pass));
-    ck_assert_ptr_nonnull(libctx = OSSL_LIB_CTX_new());
-    ck_assert_int_eq(OSSL_PROVIDER_add_builtin(libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init), 1);
-    ck_assert_ptr_nonnull(ours = OSSL_PROVIDER_load(libctx, KAFKA_MTLS_PROVIDER_NAME));
-    ck_assert_ptr_nonnull(dflt = OSSL_PROVIDER_load(libctx, "default"));
-    snprintf(root, sizeof(root), "%s/kmtls-issue-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    tu_libctx_setup(&libctx, &ours, &dflt);
+    tu_mkdtemp(root, sizeof(root), "kmtls-issue-XXXXXX");
 }
 
 static void teardown(void)
 {
-    char cmd[PATH_MAX + 16];
-
-    OSSL_PROVIDER_unload(ours);
-    OSSL_PROVIDER_unload(dflt);
-    OSSL_LIB_CTX_free(libctx);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_libctx_teardown(libctx, ours, dflt);
+    tu_run("rm -rf '%s'", root);
 }
 
 int main(void)

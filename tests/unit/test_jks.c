@@ -16,11 +16,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "kafka-mtls.h"
 #include "keystore.h"
+#include "testutil_ossl.h"
 
 static const char *fixtures;
 
@@ -108,18 +108,6 @@ static km_secret secret(const char *pw)
 
     ck_assert(s.data != NULL);
     return s;
-}
-
-static X509 *pem_cert(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    X509 *x;
-
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    ck_assert_msg(x != NULL, "%s is not a PEM certificate", path);
-    return x;
 }
 
 /* km_read_jks on an exact-size heap copy, so ASan sees any overrun. */
@@ -248,7 +236,7 @@ static void w_trailer(wbuf *b, const char *pw)
 static unsigned char *ca_der(size_t *len)
 {
     char *path = fixture("ca/ca.crt");
-    X509 *ca = pem_cert(path);
+    X509 *ca = tu_read_pem_cert(path);
     unsigned char *der = NULL;
     int n = i2d_X509(ca, &der);
 
@@ -337,7 +325,7 @@ START_TEST(keystore_reads)
     const volume *v = &vols[_i];
     char *path = store_path(v, "keystore"), *capath = fixture("ca/ca.crt");
     char *leafpath = fixture("%s/%s-ca1-signed.crt", v->dir, v->alias);
-    X509 *ca = pem_cert(capath), *leaf = pem_cert(leafpath);
+    X509 *ca = tu_read_pem_cert(capath), *leaf = tu_read_pem_cert(leafpath);
     bytes file = slurp(path);
     km_secret pw = creds(v->dir, v->alias);
     km_keystore *ks;
@@ -388,7 +376,7 @@ START_TEST(truststore_reads)
 {
     const volume *v = &vols[_i];
     char *path = store_path(v, "truststore"), *capath = fixture("ca/ca.crt");
-    X509 *ca = pem_cert(capath);
+    X509 *ca = tu_read_pem_cert(capath);
     bytes file = slurp(path);
     km_secret pw = creds(v->dir, v->alias);
     km_keystore *ks;

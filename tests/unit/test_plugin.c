@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 
+#include "testutil.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define FAILING_NEW_BEGIN() __lsan_disable()
@@ -41,22 +43,12 @@ static char errstr[1024];
 
 static const char *fx(const char *rel)
 {
-    static char buf[4][PATH_MAX];
-    static int n;
-    char *p = buf[n++ % 4];
-
-    snprintf(p, PATH_MAX, "%s/%s", fixtures, rel);
-    return p;
+    return tu_path(fixtures, rel);
 }
 
 static const char *tmp(const char *rel)
 {
-    static char buf[4][PATH_MAX];
-    static int n;
-    char *p = buf[n++ % 4];
-
-    snprintf(p, PATH_MAX, "%s/%s", tmpdir, rel);
-    return p;
+    return tu_path(tmpdir, rel);
 }
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -201,17 +193,14 @@ static int dump_contains(const rd_kafka_conf_t *conf, const char *needle, char *
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "%s/kmtls-plugin.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tu_mkdtemp(tmpdir, sizeof(tmpdir), "kmtls-plugin.XXXXXX");
     unsetenv("KAFKA_MTLS_VOLUME");
 }
 
 static void teardown(void)
 {
-    char cmd[PATH_MAX + 16];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
+    /* a leftover directory is no failure of the plugin */
+    if (tu_system("rm -rf '%s'", tmpdir) != 0)
         fprintf(stderr, "cannot remove %s\n", tmpdir);
 }
 

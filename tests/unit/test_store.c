@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
 #include <openssl/x509v3.h>
 
 #include "kafka-mtls.h"
-#include "provider.h"
+#include "testutil.h"
+#include "testutil_ossl.h"
 
 static OSSL_LIB_CTX *libctx;
 static OSSL_PROVIDER *ours, *dflt;
@@ -94,16 +94,7 @@ failed:
 
 static X509 *read_pem_cert(const char *rel)
 {
-    char path[1024];
-    FILE *f;
-    X509 *x;
-
-    snprintf(path, sizeof(path), "%s/%s", fx, rel);
-    ck_assert_ptr_nonnull(f = fopen(path, "r"));
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    ck_assert_ptr_nonnull(x);
-    return x;
+    return tu_read_pem_cert(tu_path(fx, rel));
 }
 
 static void assert_cn(X509 *x, const char *cn)
@@ -226,15 +217,10 @@ START_TEST(expect_and_subject)
 }
 END_TEST
 
-static void run(const char *cmd)
-{
-    ck_assert_msg(system(cmd) == 0, "%s", cmd);
-}
-
 /* Certificates without the key password: expect=CERT never decrypts the key. */
 START_TEST(certificates_without_key_password)
 {
-    char cmd[4096], uri[1024];
+    char uri[1024];
     loaded l;
     char pw[] = "s3cret";
     OSSL_PARAM params[] = {
@@ -243,9 +229,8 @@ START_TEST(certificates_without_key_password)
     char tmp[] = "/tmp/kmtls-store-XXXXXX";
 
     ck_assert_ptr_nonnull(mkdtemp(tmp));
-    snprintf(cmd, sizeof(cmd), "cp -r %s/vol/cm %s/enc && openssl pkey -in %s/vol/cm/tls.key -aes256 "
-             "-passout pass:%s -out %s/enc/tls.key", fx, tmp, fx, pw, tmp);
-    run(cmd);
+    tu_run("cp -r %s/vol/cm %s/enc && openssl pkey -in %s/vol/cm/tls.key -aes256 "
+           "-passout pass:%s -out %s/enc/tls.key", fx, tmp, fx, pw, tmp);
     snprintf(uri, sizeof(uri), "keystore:%s/enc", tmp);
     ck_assert(load(uri, OSSL_STORE_INFO_CERT, NULL, NULL, &l));
     ck_assert_int_eq(sk_X509_num(l.certs), 2);
@@ -256,58 +241,48 @@ START_TEST(certificates_without_key_password)
     ck_assert_msg(load(uri, OSSL_STORE_INFO_PKEY, NULL, params, &l), "%s", l.errtext);
     ck_assert_int_eq(l.nkeys, 1);
     loaded_free(&l);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-    run(cmd);
+    tu_run("rm -rf %s", tmp);
 }
 END_TEST
 
 /* Each open reads the volume again: a replaced keystore is seen at once. */
 START_TEST(reread_on_every_open)
 {
-    char cmd[4096], uri[1024];
+    char uri[1024];
     loaded l;
     char tmp[] = "/tmp/kmtls-store-XXXXXX";
 
     ck_assert_ptr_nonnull(mkdtemp(tmp));
-    snprintf(cmd, sizeof(cmd), "cp -r %s/vol/client-p12 %s/v", fx, tmp);
-    run(cmd);
+    tu_run("cp -r %s/vol/client-p12 %s/v", fx, tmp);
     snprintf(uri, sizeof(uri), "keystore:%s/v?alias=client-p12", tmp);
     ck_assert(load(uri, OSSL_STORE_INFO_CERT, NULL, NULL, &l));
     assert_cn(sk_X509_value(l.certs, 0), "client-p12");
     loaded_free(&l);
-    snprintf(cmd, sizeof(cmd), "cd %s/v && cp %s/vol/client-jks/client-jks.keystore.jks client-p12.keystore.jks"
-             " && cp %s/vol/client-jks/client-jks.truststore.jks client-p12.truststore.jks"
-             " && cp %s/vol/client-jks/client-jks_creds client-p12_creds", tmp, fx, fx, fx);
-    run(cmd);
+    tu_run("cd %s/v && cp %s/vol/client-jks/client-jks.keystore.jks client-p12.keystore.jks"
+           " && cp %s/vol/client-jks/client-jks.truststore.jks client-p12.truststore.jks"
+           " && cp %s/vol/client-jks/client-jks_creds client-p12_creds", tmp, fx, fx, fx);
     ck_assert(load(uri, OSSL_STORE_INFO_CERT, NULL, NULL, &l));
     assert_cn(sk_X509_value(l.certs, 0), "client-jks");
     loaded_free(&l);
     /* the seed writes ALIAS_creds last: without it the volume is not ready */
-    snprintf(cmd, sizeof(cmd), "rm %s/v/client-p12_creds", tmp);
-    run(cmd);
+    tu_run("rm %s/v/client-p12_creds", tmp);
     ck_assert(!load(uri, 0, NULL, NULL, &l));
     ck_assert_int_eq(ERR_GET_REASON(l.err), KAFKA_MTLS_R_NOT_READY);
     ck_assert_msg(strstr(l.errtext, "client-p12_creds does not exist yet") != NULL, "%s", l.errtext);
     loaded_free(&l);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-    run(cmd);
+    tu_run("rm -rf %s", tmp);
 }
 END_TEST
 
 static void setup(void)
 {
     ck_assert_ptr_nonnull(fx = getenv("KMTLS_FIXTURES"));
-    ck_assert_ptr_nonnull(libctx = OSSL_LIB_CTX_new());
-    ck_assert_int_eq(OSSL_PROVIDER_add_builtin(libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init), 1);
-    ck_assert_ptr_nonnull(ours = OSSL_PROVIDER_load(libctx, KAFKA_MTLS_PROVIDER_NAME));
-    ck_assert_ptr_nonnull(dflt = OSSL_PROVIDER_load(libctx, "default"));
+    tu_libctx_setup(&libctx, &ours, &dflt);
 }
 
 static void teardown(void)
 {
-    OSSL_PROVIDER_unload(ours);
-    OSSL_PROVIDER_unload(dflt);
-    OSSL_LIB_CTX_free(libctx);
+    tu_libctx_teardown(libctx, ours, dflt);
 }
 
 int main(void)

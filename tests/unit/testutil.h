@@ -1,0 +1,31 @@
+/*
+ * Helpers shared by the Check unit tests: paths under a base directory,
+ * scratch directories, shell commands. libc and Check only, so that
+ * test_plugin (no libcrypto of its own) links it too; the OpenSSL helpers
+ * are in testutil_ossl.h.
+ */
+#ifndef KMTLS_TESTUTIL_H
+#define KMTLS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* How many tu_path results are alive at once: one call's arguments and the
+ * few paths a test keeps in locals while it makes others. */
+#define TU_PATH_SLOTS 16
+
+/* "base/rel" in a rotating static buffer, valid for the next
+ * TU_PATH_SLOTS - 1 calls: never freed, so tests can pass paths inline. */
+const char *tu_path(const char *base, const char *rel);
+
+/* Makes a private directory $TMPDIR/name (/tmp when TMPDIR is unset; name
+ * ends in XXXXXX, as for mkdtemp) and stores its path in dir[size]. */
+void tu_mkdtemp(char *dir, size_t size, const char *name);
+
+/* Runs the shell command formatted from fmt; returns system()'s status
+ * (0: it exited 0). For cleanups that may fail without failing the test. */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* tu_system that must succeed: a failure names the command. */
+void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
