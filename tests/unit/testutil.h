@@ -8,6 +8,7 @@
 #define KMTLS_TESTUTIL_H
 
 #include <stddef.h>
+#include <check.h>
 
 /* How many tu_path results are alive at once: one call's arguments and the
  * few paths a test keeps in locals while it makes others. */
@@ -25,7 +26,10 @@ void tu_mkdtemp(char *dir, size_t size, const char *name);
  * (0: it exited 0). For cleanups that may fail without failing the test. */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The command tu_system ran last, for messages. */
+const char *tu_last_command(void);
+
 /* tu_system that must succeed: a failure names the command. */
-void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define tu_run(...) ck_assert_msg(tu_system(__VA_ARGS__) == 0, "%s", tu_last_command())
 
 #endif
