@@ -391,11 +391,12 @@ static void unpin(pinned_volume *p, const char *shown, km_status *st)
 {
     char msg[sizeof(st->msg)];
     const char *from = st->msg, *at;
-    size_t len = 0, n = strlen(p->path);
+    size_t len = 0, n;
 
     if (p->fd < 0)
         return;
     close(p->fd);
+    n = strlen(p->path);
     msg[0] = '\0';
     while ((at = strstr(from, p->path)) != NULL && len < sizeof(msg)) {
         len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%.*s%s", (int)(at - from), from, shown);
