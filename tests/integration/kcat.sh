@@ -10,12 +10,9 @@
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-PEER=$KMTLS_PEER_DIR/mtls-peer.sh
 PLUG=(-X "plugin.library.paths=$KMTLS_PLUGIN")
 T0=$(date +%s%N)
 
-# The peers are not ours to sanitize: no ASan runtime preloaded into them.
-peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 # child_of PID: a child process of PID (pure bash: pgrep hangs under an
 # LD_PRELOADed ASan runtime)
@@ -29,24 +26,9 @@ child_of() {
 # kc ARGS...: kcat with a hard limit (a hang is a failure, not a stuck CI).
 kc() { timeout -k 5 30 kcat "$@"; }
 
-# ---- the peer: 3 brokers, ports picked now, stopped by the EXIT trap --
-# and by a watchdog in its own session should this script be killed (meson
-# ends a timed-out test with SIGKILL, which no trap sees): it waits for EOF
-# on a pipe that only this script (and its short-lived children) holds,
-# then removes the work dir.
-CLEANUP+=("peer stop '$WORK/peer'")
-exec {WATCHDOG}> >(exec setsid sh -c 'cat >/dev/null; env -u LD_PRELOAD "$0" stop "$1/peer"; rm -rf "$1"' \
-                   "$PEER" "$WORK" >/dev/null 2>&1)
-for _ in 1 2 3; do
-  mapfile -t PORTS < <(peer pick-ports 3)
-  PEER_DIR=$WORK/peer peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" \
-    "${PORTS[@]}" >"$WORK/peer.out" 2>&1 {WATCHDOG}>&-
-  rc=$?
-  (( rc == 3 )) || break   # 3: a port was taken meanwhile, pick others
-done
-if (( rc != 0 )); then fail "mtls peer start (rc=$rc)" "$(cat "$WORK/peer.out")"; exit 1; fi
-B=$(sed -n 's/^BOOTSTRAP //p' "$WORK/peer.out")
-LOG=$WORK/peer/stunnel.log
+# ---- the peer: 3 brokers, stopped when this script ends, even by SIGKILL
+# (lib.sh: start_mtls_peer)
+start_mtls_peer
 echo "# peer at $B, started in $(ms_since "$T0") ms"
 
 # Each case looks only at the peer log lines written since its mark.
@@ -196,14 +178,7 @@ pw=$(<"$VOL/client-p12/client-p12_creds")
   echo "# a Java consumer's configuration, as it is"
   echo "bootstrap.servers=$B"
   echo "group.id=kmtls-java"
-  echo "security.protocol=SSL"
-  echo "ssl.keystore.location=$VOL/client-p12/client-p12.keystore.jks"
-  echo "ssl.keystore.password=$pw"
-  echo "ssl.key.password=$pw"
-  echo "ssl.keystore.type=PKCS12"
-  echo "ssl.truststore.location=$VOL/client-p12/client-p12.truststore.jks"
-  echo "ssl.truststore.password=$pw"
-  echo "ssl.endpoint.identification.algorithm="
+  java_ssl_properties
 } >"$WORK/consumer.properties"
 mark
 out=$(kc -F "$WORK/consumer.properties" -C -t t-p12 -o beginning -e -q 2>&1); rc=$?

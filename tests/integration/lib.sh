@@ -56,3 +56,59 @@ start_s_server() {
   done
   echo "s_server did not start:"; cat "$log"; return 1
 }
+
+# ---- the test peers (tests/peer/*-peer.sh; PEER, set by the test, is the
+# script). They are not ours to sanitize: no ASan runtime preloaded into them.
+peer() { env -u LD_PRELOAD "$PEER" "$@"; }
+
+# start_peer_in NAME NPORTS LABEL: start $PEER with the fixture CA and server
+# certificate in $WORK/NAME on NPORTS loopback ports picked now (picked again
+# when it exits 3: one was taken meanwhile); sets PORTS and B (its BOOTSTRAP);
+# its output stays in $WORK/NAME.out. A peer that does not start fails the
+# test (LABEL names it). It is stopped by the EXIT trap -- and by a watchdog
+# in its own session should this script be killed (meson ends a timed-out
+# test with SIGKILL, which no trap sees): the watchdog waits for EOF on a
+# pipe, fd $WATCHDOG, that only this script and its short-lived children hold
+# (start a long-lived one with {WATCHDOG}>&-), then stops the peer, unmounts
+# what the script mounted under $WORK/mnt* (faults.sh, hardening_gaps.sh) and
+# removes the work dir, never across a mount still there.
+start_peer_in() {
+  local name=$1 n=$2 label=$3 rc=1
+  CLEANUP+=("peer stop '$WORK/$name'")
+  exec {WATCHDOG}> >(exec setsid sh -c 'cat >/dev/null; env -u LD_PRELOAD "$0" stop "$1/$2"
+      for m in "$1"/mnt*; do umount -l "$m"; done; rm -rf --one-file-system "$1"' \
+      "$PEER" "$WORK" "$name" >/dev/null 2>&1)
+  for _ in 1 2 3; do
+    mapfile -t PORTS < <(peer pick-ports "$n")
+    PEER_DIR=$WORK/$name peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" \
+      "${PORTS[@]}" >"$WORK/$name.out" 2>&1 {WATCHDOG}>&-
+    rc=$?
+    (( rc == 3 )) || break   # 3: a port was taken meanwhile, pick others
+  done
+  if (( rc != 0 )); then fail "$label start (rc=$rc)" "$(cat "$WORK/$name.out")"; exit 1; fi
+  B=$(sed -n 's/^BOOTSTRAP //p' "$WORK/$name.out")
+}
+# start_mtls_peer: the 3-broker Kafka mock cluster behind stunnel
+# (tests/peer/mtls-peer.sh) in $WORK/peer, as start_peer_in; LOG is its TLS
+# log ("Certificate accepted at depth=0: ..." per accepted client).
+start_mtls_peer() {
+  PEER=${KMTLS_PEER_DIR:?run through meson test}/mtls-peer.sh
+  start_peer_in peer 3 "mtls peer"
+  LOG=$WORK/peer/stunnel.log
+}
+
+# java_ssl_properties: the ssl.* lines of a Java client's properties file
+# for the seed volume client-p12, as they are (kcat reads them with -F, after
+# plugin.library.paths).
+java_ssl_properties() {
+  local v=$VOL/client-p12 pw
+  pw=$(<"$v/client-p12_creds")
+  echo "security.protocol=SSL"
+  echo "ssl.keystore.location=$v/client-p12.keystore.jks"
+  echo "ssl.keystore.password=$pw"
+  echo "ssl.key.password=$pw"
+  echo "ssl.keystore.type=PKCS12"
+  echo "ssl.truststore.location=$v/client-p12.truststore.jks"
+  echo "ssl.truststore.password=$pw"
+  echo "ssl.endpoint.identification.algorithm="
+}

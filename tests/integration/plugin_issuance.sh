@@ -6,22 +6,12 @@
 . "$(dirname "$0")/lib.sh"
 : "${KMTLS_PLUGIN:?}" "${KMTLS_PEER_DIR:?}" "${KMTLS_TOOL:?}"
 
-PEER=$KMTLS_PEER_DIR/mtls-peer.sh
-peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 kc() { timeout -k 5 30 kcat "$@"; }
 CA=(-X "mtls.ca.location=$FX/ca/ca.crt" -X "mtls.ca.key.location=$FX/ca/ca.key"
     -X "mtls.ca.key.password.file=$FX/ca/ca.pass")
 
-CLEANUP+=("peer stop '$WORK/peer'")
-for _ in 1 2 3; do
-  mapfile -t PORTS < <(peer pick-ports 3)
-  PEER_DIR=$WORK/peer peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" \
-    "${PORTS[@]}" >"$WORK/peer.out" 2>&1; rc=$?
-  (( rc == 3 )) || break
-done
-(( rc == 0 )) || { fail "mtls peer start (rc=$rc)" "$(cat "$WORK/peer.out")"; exit 1; }
-B=$(sed -n 's/^BOOTSTRAP //p' "$WORK/peer.out")
-LOG=$WORK/peer/stunnel.log
+# the peer: 3 brokers, stopped when this script ends, even by SIGKILL (lib.sh)
+start_mtls_peer
 PLUG=(-b "$B" -X "plugin.library.paths=$KMTLS_PLUGIN")
 serial() { openssl x509 -in "$1" -noout -serial 2>/dev/null; }
 # at_clock FAKETIME-SPEC CMD...: CMD with a faked wall clock (libfaketime),
