@@ -20,9 +20,12 @@ FAKELIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
 # libfaketime and a preloaded ASan runtime deadlock at start-up: the faked
 # clock cases run in the regular build only
 SKIP_CLOCK=; [[ ${LD_PRELOAD:-} == *libasan* ]] && SKIP_CLOCK="under the ASan runtime (runs in the regular build)"
+# (AT_CLOCK_EXEC=1 in a background job: the job becomes the command, so
+# that killing $! stops it rather than the subshell around it)
 at_clock() {
   local spec=$1; shift
-  LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$FAKELIB" FAKETIME="$spec" FAKETIME_DONT_FAKE_MONOTONIC=1 "$@"
+  LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$FAKELIB" FAKETIME="$spec" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    ${AT_CLOCK_EXEC:+exec} "$@"
 }
 accepted() { grep -aqE "Certificate accepted at depth=0: (.*, )?CN=$1\$" "$LOG"; }
 
@@ -112,7 +115,7 @@ old=$(serial "$V/bg-ca-signed.crt")
 nb=$(date -d "$(openssl x509 -in "$V/bg-ca-signed.crt" -noout -startdate | cut -d= -f2)" +%s)
 na=$(date -d "$(openssl x509 -in "$V/bg-ca-signed.crt" -noout -enddate | cut -d= -f2)" +%s)
 window=$(( na - (na - nb) / 3 ))                       # default: the last third
-at_clock "@$(date -u -d "@$((window - 2))" '+%Y-%m-%d %H:%M:%S')" \
+AT_CLOCK_EXEC=1 at_clock "@$(date -u -d "@$((window - 2))" '+%Y-%m-%d %H:%M:%S')" \
   timeout -k 2 20 kcat "${PLUG[@]}" -X "mtls.volume=$V" "${CA[@]}" -C -t bgtopic -o end \
   >"$WORK/bg.out" 2>&1 &
 bg=$!; CLEANUP+=("kill $bg")
