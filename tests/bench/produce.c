@@ -79,7 +79,7 @@ static int produce_one(rd_kafka_t *rk, const char *topic, char *payload, size_t 
             fprintf(stderr, "produce: %s\n", rd_kafka_err2str(err));
             return 0;
         }
-        rd_kafka_poll(rk, 10);
+        rd_kafka_poll(rk, 1);
     }
 }
 
