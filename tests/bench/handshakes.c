@@ -3,8 +3,9 @@
  * the client's key, certificate and CAs loaded two ways: from PEM files
  * (SSL_CTX_use_*_file, as an application configured by hand does) and
  * from a keystore: URI through OSSL_STORE and the kafka-mtls provider.
- * Each round runs the PEM client, then the URI client, SECONDS each,
- * against the same server, so that both see the same machine.
+ * Each round runs both clients, SECONDS each, against the same server,
+ * the PEM one first in odd rounds and the URI one first in even ones, so
+ * that both see the same machine.
  *
  *   handshakes PORT SECONDS ROUNDS CAFILE CERT.pem KEY.pem URI
  * Prints "round N: pem X/s uri Y/s" per round. TLS 1.2, so that a finished
@@ -145,7 +146,16 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 1; i <= rounds; i++) {
-        double p = rate(pem, &addr, seconds), u = rate(uri, &addr, seconds);
+        double p, u;
+
+        /* in turns, so that neither always runs second */
+        if (i % 2) {
+            p = rate(pem, &addr, seconds);
+            u = rate(uri, &addr, seconds);
+        } else {
+            u = rate(uri, &addr, seconds);
+            p = rate(pem, &addr, seconds);
+        }
 
         if (p < 0 || u < 0) {
             fprintf(stderr, "handshakes: a %s handshake failed\n", p < 0 ? "PEM" : "URI");
