@@ -132,6 +132,10 @@ expect_output "read-only volume: openssl x509 reads the certificate through the 
   openssl x509 "${PROV[@]}" -in "keystore:$V" -noout -subject
 out=$("$TOOL" inspect "$V" 2>&1); rc=$?
 (( rc == 0 )) && ok "read-only volume: kafka-mtls inspect (exit 0)" || fail "read-only volume: inspect (rc=$rc)" "$out"
+out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1); rc=$?
+(( rc == 0 )) && grep -q "^fresh: $V " <<<"$out" && [[ ! -e $V/.kafka-mtls.lock ]] &&
+  ok "read-only volume, certificate fresh: kafka-mtls issue says fresh (exit 0), needing no lock file" ||
+  fail "read-only volume: issue when fresh (rc=$rc)" "$out"
 tool_fails "read-only volume: kafka-mtls issue --force fails, naming the file and the cause" \
   "$V/\\.kafka-mtls\\.lock: Read-only file system" "$V" issue "$V" "${TOOL_CA[@]}" --force
 unmnt
