@@ -1,7 +1,8 @@
 #!/bin/bash
-# tests/bench/run.sh [RUNS] — start-up and issuance benchmarks, printed as a
-# table: each figure the median of RUNS (default 7) runs, each ratio taken
-# in this same run. A benchmark, never a test: it asserts nothing.
+# tests/bench/run.sh [RUNS] — issuance, start-up, throughput and handshake
+# benchmarks, printed as a table: each figure the median of RUNS (default 7)
+# runs, each ratio taken in this same run. A benchmark, never a test: it
+# asserts nothing.
 #   meson test -C build --benchmark    or    KMTLS_BUILD=build tests/bench/run.sh
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
