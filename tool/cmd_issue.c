@@ -127,8 +127,8 @@ static void print_issued(const char *verb, const issue_opts *o, const char *why,
         printf("  password    kept from %s_creds\n", r->alias);
     else
         printf("  password    new, random, in %s_creds\n", r->alias);
-    printf("  elapsed     %.0f ms (check and lock %.0f, issue %.0f, read back %.0f)\n", t->total,
-           t->check, t->issue, t->readback);
+    printf("  elapsed     %.1f ms (check and lock %.1f, issue %.1f of which key generation %.1f, "
+           "read back %.1f)\n", t->total, t->check, t->issue, r->keygen_ms, t->readback);
 }
 
 static void print_fresh(const issue_opts *o, const km_vol_check *vc, double total_ms)

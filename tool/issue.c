@@ -296,6 +296,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     X509 *leaf = NULL;
     time_t now = time(NULL);
     int dirfd = -1, ok = 0, kept = 0, changed = 0, clamped = 0;
+    double keygen_ms = 0;
 
     if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
         !expand_names(rq, nm.alias, &name, san, sizeof(san), st))
@@ -305,7 +306,15 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if ((dirfd = km_dir_open(rq->volume, 1, st)) < 0 ||
         !choose_password(rq, dirfd, &nm, &pw, &kept, &changed, st))
         goto done;
-    if ((key = km_key_generate(rq->libctx, &ks, st)) == NULL)
+    {
+        struct timespec t0, t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        key = km_key_generate(rq->libctx, &ks, st);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        keygen_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
+    if (key == NULL)
         goto done;
     {
         km_cert_spec spec = { .subject = name, .san = rq->san ? san : NULL,
@@ -330,6 +339,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (!write_volume(rq, dirfd, &nm, &f, &pw, changed, st))
         goto done;
     fill_result(&nm, leaf, clamped, kept, res);
+    res->keygen_ms = keygen_ms;
     {
         struct stat sb;
 

@@ -57,6 +57,7 @@ typedef struct km_issue_result {
     int password_kept;             /* the existing ALIAS_creds password was reused */
     char warning[512];             /* "" or something the user should fix (e.g. a CA key
                                     * readable by others); issuance went ahead */
+    double keygen_ms;              /* of the issuance, the time spent generating the key */
 } km_issue_result;
 
 /*

@@ -19,7 +19,7 @@ A=client1
 out=$(tool issue "$V" "${CA[@]}" --san 'DNS:${alias},DNS:localhost' 2>&1); rc=$?
 serial=$(field serial "$out")
 if (( rc == 0 )) && grep -q "^issued: $V " <<<"$out" && [[ $serial =~ ^[0-9A-F]{32}$ ]] &&
-   grep -q "subject     CN=client1" <<<"$out" && grep -qE "elapsed +[0-9]+ ms" <<<"$out"; then
+   grep -q "subject     CN=client1" <<<"$out" && grep -qE "elapsed +[0-9.]+ ms \(check and lock [0-9.]+, issue [0-9.]+ of which key generation [0-9.]+, read back [0-9.]+\)" <<<"$out"; then
   ok "issue: empty volume -> issued (serial $serial)"
 else fail "issue: empty volume" "$out"; fi
 [[ -s $V/${A}_creds ]] && pw=$(head -1 "$V/${A}_creds") || pw=
