@@ -31,7 +31,7 @@ wall() {
 }
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
-signed() { awk "BEGIN { d = $1; printf \"%s%.1f\", d >= 0 ? \"+\" : \"\", d }"; }
+signed() { awk "BEGIN { d = $1; printf \"%s%.1f\", (d >= 0 ? \"+\" : \"\"), d }"; }
 row() { printf '| %-58s | %12s | %-48s |\n' "$1" "$2" "$3"; }
 
 "$V" ca "$W/ca" >/dev/null; "$V" server "$W/ca" "$W/server"
@@ -67,7 +67,7 @@ keygen=$(wall : openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -ou
 seed=$(for i in $(seq 5); do t0=$(ns); "$V" seed PKCS12 "$W/ca" "$W/seed$i/client$i" >/dev/null 2>&1 || exit 1
       calc "($(ns) - $t0) / 1000000"; done | median)
 row "first-use issuance, RSA-2048, whole volume (kafka-mtls issue)" "$rsa ms" "seed keytool+openssl script $seed ms ($(ratio "$seed" "$rsa")x faster)"
-row "" "" "of which key generation $rsa_keygen ms; all but the keygen $rsa_rest ms (process, CA, certificate, stores, read back)"
+row "" "" "of which key generation $rsa_keygen ms; all but the keygen $rsa_rest ms (process, CA, certificate, stores, read back $(account rsa "read back") ms)"
 row "" "" "bare RSA-2048 keygen (openssl genpkey, a process) $keygen ms ($(signed "$rsa - $keygen") ms)"
 row "first-use issuance, EC P-256" "$ec ms" "seed script $seed ms ($(ratio "$seed" "$ec")x faster)"
 row "" "" "of which: writing the volume $ec_write ms, reading it back $ec_back ms, the rest process start"
