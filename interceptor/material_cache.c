@@ -1,9 +1,9 @@
 /*
  * The per-process cache behind km_cache_get/put. The key is a SHA-256 over
- * the configuration and over stat(2) data of every file the material can
- * come from, so the cache can never serve material older than the volume.
+ * the configuration and over the provider's fingerprints (stat(2) data) of
+ * every file the material can come from, so the cache can never serve
+ * material older than the volume.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "material_cache.h"
+#include "volume.h"
 
 #define SLOTS 8
 
@@ -36,60 +37,27 @@ static void feed_str(EVP_MD_CTX *md, const char *s)
         EVP_DigestUpdate(md, s, strlen(s) + 1);
 }
 
-static void feed_stat(EVP_MD_CTX *md, const char *path)
+/* The identity of path's files as the provider sees it (km_volume_fingerprint:
+ * a directory, its entries and ..data); with beside, for a store file, its
+ * directory's too (ALIAS_creds appears beside it). */
+static void feed_files(EVP_MD_CTX *md, const char *path, int beside)
 {
-    struct stat sb;
-    long long id[5] = { 0 };
-
-    if (path != NULL && stat(path, &sb) == 0) {
-        id[0] = (long long)sb.st_dev;
-        id[1] = (long long)sb.st_ino;
-        id[2] = (long long)sb.st_size;
-        id[3] = (long long)sb.st_mtim.tv_sec;
-        id[4] = (long long)sb.st_mtim.tv_nsec;
-    }
-    feed_str(md, path);
-    EVP_DigestUpdate(md, id, sizeof(id));
-}
-
-/* A directory: itself (entries added, removed, renamed) and each file in
- * it (rewritten in place), in name order so the key does not depend on
- * readdir's. */
-static void feed_dir(EVP_MD_CTX *md, const char *dir)
-{
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, NULL, alphasort);
-    char path[PATH_MAX];
-
-    feed_stat(md, dir);
-    for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-        if (names[i]->d_name[0] != '.')
-            feed_stat(md, path);
-        free(names[i]);
-    }
-    free(names);
-}
-
-/* A file and its directory (ALIAS_creds appears beside it). */
-static void feed_file_or_dir(EVP_MD_CTX *md, const char *path)
-{
-    struct stat sb;
+    unsigned long long fp[2] = { 0, 0 };
     char dir[PATH_MAX];
+    struct stat sb;
     char *slash;
 
+    feed_str(md, path);
     if (path == NULL)
         return;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        feed_dir(md, path);
-        return;
-    }
-    feed_stat(md, path);
+    fp[0] = km_volume_fingerprint(path);
     snprintf(dir, sizeof(dir), "%s", path);
-    if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+    if (beside && !(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) && (slash = strrchr(dir, '/')) != NULL &&
+        slash != dir) {
         *slash = '\0';
-        feed_dir(md, dir);
+        fp[1] = km_volume_fingerprint(dir);
     }
+    EVP_DigestUpdate(md, fp, sizeof(fp));
 }
 
 static int cache_key(const km_settings *s, unsigned char key[32])
@@ -106,10 +74,9 @@ static int cache_key(const km_settings *s, unsigned char key[32])
         feed_str(md, s->keystore_password);
         feed_str(md, s->key_password);
         feed_str(md, s->truststore_password);
-        feed_file_or_dir(md, s->volume != NULL ? s->volume : s->keystore);
-        feed_file_or_dir(md, s->truststore);
-        if (s->password_file != NULL)
-            feed_stat(md, s->password_file);
+        feed_files(md, s->volume != NULL ? s->volume : s->keystore, 1);
+        feed_files(md, s->truststore, 1);
+        feed_files(md, s->password_file, 0);
         ok = EVP_DigestFinal_ex(md, key, NULL);
     }
     EVP_MD_CTX_free(md);
