@@ -194,7 +194,8 @@ static int check_key(const km_request *rq, const km_keystore *ks, const km_key_e
     if (pkey == NULL)
         return km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s: the decrypted private key is not valid", ks->path);
     snprintf(m->key_type, sizeof(m->key_type), "%s", EVP_PKEY_get0_type_name(pkey));
-    ok = sk_X509_num(k->chain) == 0 || X509_check_private_key(sk_X509_value(k->chain, 0), pkey);
+    /* sk_X509_num is -1 for no stack at all: a key without certificates */
+    ok = sk_X509_num(k->chain) <= 0 || X509_check_private_key(sk_X509_value(k->chain, 0), pkey);
     EVP_PKEY_free(pkey);
     if (!ok) {
         char subject[256];
@@ -247,7 +248,7 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, pw
     if ((k = select_key(rq, v, ks, st)) == NULL)
         return 0;
     if (rq->want_chain) {
-        if (sk_X509_num(k->chain) == 0 && f->role == KM_ROLE_KEYSTORE)
+        if (sk_X509_num(k->chain) <= 0 && f->role == KM_ROLE_KEYSTORE)
             return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: the private key has no certificate",
                            ks->path);
         for (int i = 0; i < sk_X509_num(k->chain); i++)
@@ -269,7 +270,7 @@ static int attach_chain(km_keystore *key_ks, km_keystore *chain_ks, km_status *s
     if (key_ks->nkeys != 1)
         return km_fail(st, key_ks->nkeys ? KAFKA_MTLS_R_MULTIPLE_KEYS : KAFKA_MTLS_R_NO_KEY,
                        "%s: expected exactly one private key, found %zu", key_ks->path, key_ks->nkeys);
-    if (sk_X509_num(chain_ks->trusted) == 0)
+    if (sk_X509_num(chain_ks->trusted) <= 0)
         return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: no certificate", chain_ks->path);
     km_certs_free(key_ks->keys[0].chain);
     key_ks->keys[0].chain = chain_ks->trusted;

@@ -73,6 +73,14 @@ expect_output "several keys, alias chooses one" "CN ?= ?second" \
   openssl x509 "${PROV[@]}" -in "keystore:$two?password-file=$WORK/two.pw&alias=second" -noout -subject
 must_fail "alias not found" "two.p12: no private key entry 'third'" "keystore:$two?password-file=$WORK/two.pw&alias=third"
 
+# a key where a certificate belongs, and a key file on its own: no stack of
+# certificates at all (was a NULL dereference, found by fuzz_volume)
+mkdir "$WORK/key-as-crt"; cp "$VOL/cm/tls.key" "$VOL/cm/ca.crt" "$WORK/key-as-crt/"
+cp "$VOL/cm/tls.key" "$WORK/key-as-crt/tls.crt"
+must_fail "cert-manager tls.crt holding a key" "key-as-crt/tls.crt: no certificate" "keystore:$WORK/key-as-crt"
+expect_output "a lone PEM key file yields its key (openssl pkey)" "BEGIN PRIVATE KEY" \
+  openssl pkey "${PROV[@]}" -in "keystore:$VOL/cm/tls.key"
+
 # unsupported format, empty file, relative path, unknown parameter
 head -c 2000 /dev/urandom | tr '\0-' 'ab' >"$WORK/random.bin"
 must_fail "unsupported format" "random.bin: unsupported format" "keystore:$WORK/random.bin"
