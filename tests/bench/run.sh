@@ -96,18 +96,18 @@ BOOT=$(sed -n 's/^BOOTSTRAP //p' "$W/peer.out")
 "$V" seed PKCS12 "$W/ca" "$W/p12/client" >/dev/null
 pw=$(cat "$W/p12/client/client_creds")
 # the keystore converted by hand (as one would for librdkafka): its key, its
-# chain (leaf + CA) and the CA, as PEM files; a comparison with the PKCS#12
-# volume must use the same key (keytool's is RSA-2048, cert-manager's EC)
+# certificate and the CA, as PEM files; a comparison with the PKCS#12 volume
+# must use the same key (keytool's is RSA-2048, cert-manager's EC) and send
+# the same chain (the plugin leaves out a self-signed root: here, the CA)
 PROVIDER_OPTS=(-provider-path "$B/provider" -provider kafka-mtls -provider default)
 openssl pkey "${PROVIDER_OPTS[@]}" -in "keystore:$W/p12/client" -out "$W/hs.key" 2>/dev/null &&
 openssl x509 "${PROVIDER_OPTS[@]}" -in "keystore:$W/p12/client" -out "$W/hs.crt" 2>/dev/null ||
   { echo "bench: cannot export the keystore" >&2; exit 1; }
-cat "$W/hs.crt" "$W/ca/ca.crt" >"$W/hs-chain.crt"
 COMMON=(bootstrap.servers="$BOOT" log_level=3)
 HAND=("${COMMON[@]}" security.protocol=ssl ssl.key.location="$W/pem/tls.key"
       ssl.certificate.location="$W/pem/tls.crt" ssl.ca.location="$W/pem/ca.crt")
 HAND_P12=("${COMMON[@]}" security.protocol=ssl ssl.key.location="$W/hs.key"
-          ssl.certificate.location="$W/hs-chain.crt" ssl.ca.location="$W/ca/ca.crt")
+          ssl.certificate.location="$W/hs.crt" ssl.ca.location="$W/ca/ca.crt")
 PLUG=("${COMMON[@]}" plugin.library.paths="$PLUGIN")
 # startup_ms CLIENT_INDEX ARGS...: the median "first metadata" of client N
 startup_ms() {
