@@ -47,12 +47,6 @@ start_peer() {
   start_mtls_peer
   echo "# peer at $B, started in $(ms_since "$T0") ms"
 }
-# Each case looks only at the peer log lines written since its mark.
-mark() { MARK=$(wc -l <"$LOG"); }
-since() { tail -n "+$((MARK + 1))" "$LOG"; }
-logged() { since | grep -aE -- "$1" >/dev/null; }
-connections() { since | grep -ac 'accepted connection from'; }
-accepted() { logged "Certificate accepted at depth=0: (.*, )?CN=$1\$"; }
 
 # snapshot: every path in the sandbox but the volume given (and what is in
 # it), with type, size, mode, mtime and link target.

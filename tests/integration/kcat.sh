@@ -31,15 +31,6 @@ kc() { timeout -k 5 30 kcat "$@"; }
 start_mtls_peer
 echo "# peer at $B, started in $(ms_since "$T0") ms"
 
-# Each case looks only at the peer log lines written since its mark.
-mark() { MARK=$(wc -l <"$LOG"); }
-since() { tail -n "+$((MARK + 1))" "$LOG"; }
-# logged ERE: a line since the mark matches (grep reads all: no SIGPIPE
-# for tail under pipefail, as grep -q would cause)
-logged() { since | grep -E -- "$1" >/dev/null; }
-connections() { since | grep -c 'accepted connection from'; }
-# accepted CN: the peer verified a client certificate for CN since the mark
-accepted() { logged "Certificate accepted at depth=0: (.*, )?CN=$1\$"; }
 lists_brokers() { grep -q ' 3 brokers:' <<<"$1" && for p in "${PORTS[@]}"; do
                     grep -q "broker [0-9]* at 127.0.0.1:$p\$" <<<"$1" || return 1; done; }
 

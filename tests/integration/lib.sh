@@ -112,3 +112,14 @@ java_ssl_properties() {
   echo "ssl.truststore.password=$pw"
   echo "ssl.endpoint.identification.algorithm="
 }
+
+# The peer's TLS log ($LOG) since a mark: each case looks only at the lines
+# written after its own mark.
+mark() { MARK=$(wc -l <"$LOG"); }
+since() { tail -n "+$((MARK + 1))" "$LOG"; }
+# logged ERE: a line since the mark matches (grep reads all: no SIGPIPE
+# for tail under pipefail, as grep -q would cause; -a: the log may hold bytes)
+logged() { since | grep -aE -- "$1" >/dev/null; }
+connections() { since | grep -ac 'accepted connection from'; }
+# accepted CN: the peer verified a client certificate for CN since the mark
+accepted() { logged "Certificate accepted at depth=0: (.*, )?CN=$1\$"; }
