@@ -25,7 +25,7 @@ static int set(rd_kafka_conf_t *conf, km_settings *s, const char *name, const ch
     rd_kafka_conf_res_t r;
 
     s->applying = 1; /* our own on_conf_set must let these through */
-    r = rd_kafka_conf_set(conf, name, value, err, sizeof(err));
+    r = s->rdk->conf_set(conf, name, value, err, sizeof(err));
     s->applying = 0;
     if (r != RD_KAFKA_CONF_OK) {
         snprintf(errstr, errstr_size, "kafka-mtls: cannot set %s: %s", name, err);
@@ -34,12 +34,12 @@ static int set(rd_kafka_conf_t *conf, km_settings *s, const char *name, const ch
     return 1;
 }
 
-static int is_set(const rd_kafka_conf_t *conf, const char *name)
+static int is_set(const km_settings *s, const rd_kafka_conf_t *conf, const char *name)
 {
     size_t size = 0;
 
     /* with no buffer, librdkafka reports the value's size (with its NUL) */
-    return rd_kafka_conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && size > 1;
+    return s->rdk->conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && size > 1;
 }
 
 static const char *source_property(const km_settings *s)
@@ -56,7 +56,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
     static const char *const ca[] = { "ssl.ca.pem", "ssl.ca.location" };
 
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
-        if (is_set(conf, mine[i])) {
+        if (is_set(s, conf, mine[i])) {
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s=%s "
                      "supplies the client key and certificate; remove one of them%s", mine[i],
@@ -67,7 +67,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
             return 0;
         }
     for (size_t i = 0; with_ca && i < sizeof(ca) / sizeof(ca[0]); i++)
-        if (is_set(conf, ca[i])) {
+        if (is_set(s, conf, ca[i])) {
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s "
                      "supplies the trusted CA certificates; remove one of them", ca[i],
@@ -83,7 +83,7 @@ static int upgrade_protocol(rd_kafka_conf_t *conf, km_settings *s, char *errstr,
     char proto[32];
     size_t size = sizeof(proto);
 
-    if (rd_kafka_conf_get(conf, "security.protocol", proto, &size) != RD_KAFKA_CONF_OK)
+    if (s->rdk->conf_get(conf, "security.protocol", proto, &size) != RD_KAFKA_CONF_OK)
         proto[0] = '\0';
     if (strcmp(proto, "plaintext") == 0)
         return set(conf, s, "security.protocol", "ssl", errstr, errstr_size);
@@ -134,7 +134,7 @@ static int set_certificate(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s
     if (s->memfd >= 0)
         close(s->memfd);
     s->memfd = fd;
-    rd_kafka_interceptor_add_on_thread_start(rk, PLUGIN_NAME, close_chain_fd, s);
+    s->rdk->add_on_thread_start(rk, PLUGIN_NAME, close_chain_fd, s);
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     return set(conf, s, "ssl.certificate.location", path, errstr, errstr_size);
 }
@@ -160,7 +160,7 @@ static void fail_closed(rd_kafka_conf_t *conf, km_settings *s, const char *reaso
     snprintf(text, sizeof(text), "%s", reason);
     upgrade_protocol(conf, s, ignored, sizeof(ignored));
     for (size_t i = 0; i < sizeof(carriers) / sizeof(carriers[0]); i++) {
-        if (is_set(conf, carriers[i]))
+        if (is_set(s, conf, carriers[i]))
             continue;
         if (strcmp(carriers[i], "ssl.providers") == 0)
             for (char *c = strchr(text, ','); c != NULL; c = strchr(c, ','))
@@ -175,7 +175,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
     km_pem_bundle b;
     int ok;
 
-    if (s->volume == NULL && s->keystore == NULL && is_set(conf, "ssl.keystore.location")) {
+    if (s->volume == NULL && s->keystore == NULL && is_set(s, conf, "ssl.keystore.location")) {
         snprintf(errstr, errstr_size,
                  "kafka-mtls: ssl.keystore.location was set before plugin.library.paths, so librdkafka "
                  "took it as its own; set plugin.library.paths first so that kafka-mtls reads it");
@@ -204,7 +204,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
           set(conf, s, "ssl.endpoint.identification.algorithm", "none", errstr, errstr_size)) &&
          upgrade_protocol(conf, s, errstr, errstr_size);
     if (ok && !km_renewer_start(rk, s, b.leaf_cert))
-        rd_kafka_log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
+        s->rdk->log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
                                           "renewal happens at client creation only");
     km_pem_bundle_clear(&b);
     if (!ok)

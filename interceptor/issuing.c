@@ -106,12 +106,12 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
     return ok;
 }
 
-static void warn(rd_kafka_t *rk, const char *fmt, const char *a, const char *b)
+static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const char *a, const char *b)
 {
     char line[1024];
 
     snprintf(line, sizeof(line), fmt, a, b);
-    rd_kafka_log_print(rk, 4, "MTLS", line);
+    s->rdk->log_print(rk, 4, "MTLS", line);
 }
 
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
@@ -137,7 +137,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             return 1;
         if (!issuer) {
             if (state == KM_CERT_RENEW) {
-                warn(rk, "kafka-mtls: the client certificate %s expires on %s and no CA is configured "
+                warn(rk, s, "kafka-mtls: the client certificate %s expires on %s and no CA is configured "
                          "to renew it (mtls.ca.location, mtls.ca.key.location)", b->subject, b->not_after);
                 return 1;
             }
@@ -151,9 +151,9 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             /* a certificate that is still valid beats no client: a
              * read-only volume, say, cannot be renewed by us */
             if (state == KM_CERT_RENEW) {
-                warn(rk, "kafka-mtls: could not renew the client certificate %s, which expires on %s: "
+                warn(rk, s, "kafka-mtls: could not renew the client certificate %s, which expires on %s: "
                          "using it as it is; the reason follows", b->subject, b->not_after);
-                rd_kafka_log_print(rk, 4, "MTLS", errstr);
+                s->rdk->log_print(rk, 4, "MTLS", errstr);
                 return 1;
             }
             km_pem_bundle_clear(b);
@@ -166,6 +166,6 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         return 0;
     }
     if (issued[0] != '\0')
-        rd_kafka_log_print(rk, 5, "MTLS", issued);
+        s->rdk->log_print(rk, 5, "MTLS", issued);
     return km_keysource_load(s, 1, b, &reason, errstr, n);
 }

@@ -56,25 +56,30 @@ static rd_kafka_resp_err_t register_on(rd_kafka_conf_t *conf, km_settings *s)
 {
     rd_kafka_resp_err_t err;
 
-    if ((err = rd_kafka_conf_interceptor_add_on_conf_set(conf, PLUGIN_NAME, on_conf_set, s)) ||
-        (err = rd_kafka_conf_interceptor_add_on_conf_dup(conf, PLUGIN_NAME, on_conf_dup, s)) ||
-        (err = rd_kafka_conf_interceptor_add_on_conf_destroy(conf, PLUGIN_NAME, on_conf_destroy, s)) ||
-        (err = rd_kafka_conf_interceptor_add_on_new(conf, PLUGIN_NAME, on_new, s)))
+    if ((err = s->rdk->add_on_conf_set(conf, PLUGIN_NAME, on_conf_set, s)) ||
+        (err = s->rdk->add_on_conf_dup(conf, PLUGIN_NAME, on_conf_dup, s)) ||
+        (err = s->rdk->add_on_conf_destroy(conf, PLUGIN_NAME, on_conf_destroy, s)) ||
+        (err = s->rdk->add_on_new(conf, PLUGIN_NAME, on_new, s)))
         return err;
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-__attribute__((visibility("default")))
+__attribute__((visibility("default"), noinline))
 rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *errstr, size_t errstr_size);
 
 rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *errstr, size_t errstr_size)
 {
-    km_settings *s = km_settings_new();
+    /* called by the librdkafka that owns conf: bind to that copy */
+    const km_rdkafka *rdk = km_rdkafka_bind(__builtin_return_address(0), errstr, errstr_size);
+    km_settings *s;
     rd_kafka_resp_err_t err;
 
     (void)plug_opaquep;
-    if (s == NULL)
+    if (rdk == NULL)
         return RD_KAFKA_RESP_ERR__FAIL;
+    if ((s = km_settings_new()) == NULL)
+        return RD_KAFKA_RESP_ERR__FAIL;
+    s->rdk = rdk;
     if (!km_settings_from_env(s)) {
         km_settings_free(s);
         return RD_KAFKA_RESP_ERR__FAIL;
@@ -87,7 +92,7 @@ rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *
         return RD_KAFKA_RESP_ERR_NO_ERROR;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, errstr_size, "kafka-mtls: cannot register interceptors: %s", rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "kafka-mtls: cannot register interceptors: %s", rdk->err2str(err));
         km_settings_free(s);
     }
     return err;

@@ -50,7 +50,7 @@ static int sleep_until(km_renewer *r, time_t until)
 
 static void log_line(km_renewer *r, int level, const char *line)
 {
-    rd_kafka_log_print(r->rk, level, "MTLS", line);
+    r->s->rdk->log_print(r->rk, level, "MTLS", line);
 }
 
 /* The volume's renew window start, read through the provider. */
@@ -157,6 +157,6 @@ int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const X509 *in_use)
         OPENSSL_free(r);
         return 0;
     }
-    rd_kafka_interceptor_add_on_destroy(rk, PLUGIN_NAME, stop, r);
+    s->rdk->add_on_destroy(rk, PLUGIN_NAME, stop, r);
     return 1;
 }

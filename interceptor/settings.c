@@ -77,6 +77,7 @@ km_settings *km_settings_dup(const km_settings *src)
 
     if (s == NULL)
         return NULL;
+    s->rdk = src->rdk;
     s->wait_ms = src->wait_ms;
     s->no_hostname_check = src->no_hostname_check;
     s->validity_days = src->validity_days;

@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 #include <librdkafka/rdkafka.h>
+#include "rdkafka_host.h"
 
 typedef struct km_settings {
+    const km_rdkafka *rdk;     /* the librdkafka that owns this configuration */
     char *volume;              /* mtls.volume */
     char *env_volume;          /* KAFKA_MTLS_VOLUME, used only without another key source */
     char *alias;               /* mtls.alias */
