@@ -66,6 +66,7 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.key_type = s->key_type;
     rq.validity_days = (int)s->validity_days;
     rq.store_password = s->keystore_password != NULL ? s->keystore_password : store_pw.data;
+    rq.renewing = check->leaf; /* its subject and SANs are kept unless configured */
     if (!km_issue(&rq, &res, &st)) {
         snprintf(errstr, n, "kafka-mtls: issuing a certificate into %s=%s failed: %s",
                  source_property(s), vol, st.msg);
@@ -96,13 +97,13 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
     issued[0] = '\0';
     /* another process may have got there first; a volume of another CA is not ours to replace */
     if (!km_volume_claim(km_keysource_libctx(), volume_of(s), s->alias, s->ca_cert, &rb, 0, &check, &fd, &st)) {
+        km_vol_check_clear(&check);
         snprintf(errstr, n, "kafka-mtls: %s: %s", source_property(s), st.msg);
         return 0;
     }
-    if (fd < 0)
-        return 1;
-    ok = issue_locked(s, &check, issued, issued_size, errstr, n);
+    ok = fd < 0 || issue_locked(s, &check, issued, issued_size, errstr, n);
     km_volume_unlock(fd);
+    km_vol_check_clear(&check);
     return ok;
 }
 

@@ -61,6 +61,7 @@ static time_t volume_window(km_renewer *r, km_vol_state *state)
 
     *state = km_volume_check(km_keysource_libctx(), vol, r->s->alias, r->s->ca_cert, &r->rb,
                              time(NULL), &c);
+    km_vol_check_clear(&c);
     return c.window_start;
 }
 

@@ -193,37 +193,17 @@ static rd_kafka_conf_res_t set_number(const char *prop, long *slot, const char *
     return RD_KAFKA_CONF_OK;
 }
 
-static rd_kafka_conf_res_t set_subject(km_settings *s, const char *value, char *errstr, size_t errstr_size)
+/* The issuer's own rules (km_subject_check, km_san_check), at conf_set. */
+static rd_kafka_conf_res_t set_name(const char *prop, char **slot, const char *value,
+                                    int (*check)(const char *, km_status *), char *errstr, size_t errstr_size)
 {
-    if (strchr(value, '=') == NULL) {
-        snprintf(errstr, errstr_size, "mtls.subject: \"%s\" is not a distinguished name "
-                 "(e.g. CN=${alias},O=example)", value);
+    km_status st = { 0 };
+
+    if (!check(value, &st)) {
+        snprintf(errstr, errstr_size, "%s: %s", prop, st.msg);
         return RD_KAFKA_CONF_INVALID;
     }
-    return store(&s->subject, value, errstr, errstr_size);
-}
-
-/* DNS:name, URI:uri, IP:address, comma-separated. */
-static rd_kafka_conf_res_t set_san(km_settings *s, const char *value, char *errstr, size_t errstr_size)
-{
-    const char *p = value;
-
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-
-        while (*p == ' ')
-            p++, len--;
-        if (!((len > 4 && strncmp(p, "DNS:", 4) == 0) || (len > 4 && strncmp(p, "URI:", 4) == 0) ||
-              (len > 3 && strncmp(p, "IP:", 3) == 0))) {
-            snprintf(errstr, errstr_size, "mtls.san: \"%.*s\": expected DNS:name, URI:uri or IP:address",
-                     (int)len, p);
-            return RD_KAFKA_CONF_INVALID;
-        }
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return store(&s->san, value, errstr, errstr_size);
+    return store(slot, value, errstr, errstr_size);
 }
 
 static rd_kafka_conf_res_t set_key_type(km_settings *s, const char *value, char *errstr, size_t errstr_size)
@@ -295,9 +275,9 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
     if (strcmp(name, "mtls.keystore.password.file") == 0)
         return set_path(name, &s->keystore_password_file, value, 0, errstr, errstr_size);
     if (strcmp(name, "mtls.subject") == 0)
-        return set_subject(s, value, errstr, errstr_size);
+        return set_name(name, &s->subject, value, km_subject_check, errstr, errstr_size);
     if (strcmp(name, "mtls.san") == 0)
-        return set_san(s, value, errstr, errstr_size);
+        return set_name(name, &s->san, value, km_san_check, errstr, errstr_size);
     if (strcmp(name, "mtls.key.type") == 0)
         return set_key_type(s, value, errstr, errstr_size);
     if (strcmp(name, "mtls.validity.days") == 0)

@@ -51,25 +51,43 @@ static BIO *read_pem_file(const char *path, const char *what, unsigned char **bu
     return b;
 }
 
-X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st)
+STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
     BIO *b = read_pem_file(path, what, &buf, &len, st);
-    X509 *x = NULL;
+    STACK_OF(X509) *certs = b != NULL ? sk_X509_new_null() : NULL;
+    X509 *x;
 
     if (b == NULL)
         return NULL;
     ERR_set_mark();
-    if ((x = X509_new_ex(libctx, NULL)) != NULL && PEM_read_bio_X509(b, &x, NULL, NULL) == NULL) {
-        X509_free(x);
-        x = NULL;
+    while (certs != NULL && (x = X509_new_ex(libctx, NULL)) != NULL) {
+        if (PEM_read_bio_X509(b, &x, NULL, NULL) == NULL || !sk_X509_push(certs, x)) {
+            X509_free(x);
+            break;
+        }
     }
     ERR_pop_to_mark();
-    if (x == NULL)
-        km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s %s: no PEM certificate in it", what, path);
+    if (sk_X509_num(certs) <= 0) {
+        if (certs != NULL)
+            km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s %s: no PEM certificate in it", what, path);
+        else
+            km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        sk_X509_free(certs);
+        certs = NULL;
+    }
     BIO_free(b);
     OPENSSL_free(buf);
+    return certs;
+}
+
+X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st)
+{
+    STACK_OF(X509) *certs = km_read_certs_pem(libctx, path, what, st);
+    X509 *x = certs != NULL ? sk_X509_shift(certs) : NULL;
+
+    sk_X509_pop_free(certs, X509_free);
     return x;
 }
 
@@ -132,14 +150,38 @@ static int check_ca(const char *path, X509 *ca, time_t now, km_status *st)
     return 1;
 }
 
+/* The rest of the CA file must be the issuing CA's chain, in order. */
+static int check_chain(const char *path, const km_ca *ca, km_status *st)
+{
+    const X509 *child = ca->cert;
+
+    for (int i = 0; i < sk_X509_num(ca->chain); i++) {
+        X509 *parent = sk_X509_value(ca->chain, i);
+        char subject[256];
+
+        if (X509_check_issued(parent, (X509 *)child) != X509_V_OK || X509_check_ca(parent) == 0) {
+            subject_of(parent, subject, sizeof(subject));
+            return km_fail(st, KAFKA_MTLS_R_CA_REFUSED,
+                           "CA certificate %s: certificate %d (%s) is not the issuer of the one before it; "
+                           "the file must hold the issuing CA first, then its chain up to the root", path,
+                           i + 2, subject);
+        }
+        child = parent;
+    }
+    return 1;
+}
+
 int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path,
                const char *password, time_t now, km_ca *ca, km_status *st)
 {
     memset(ca, 0, sizeof(*ca));
     if (cert_path == NULL || key_path == NULL)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "a CA certificate and a CA key are both needed");
-    if ((ca->cert = km_read_cert_pem(libctx, cert_path, "CA certificate", st)) == NULL ||
-        !check_ca(cert_path, ca->cert, now, st) ||
+    if ((ca->chain = km_read_certs_pem(libctx, cert_path, "CA certificate", st)) == NULL)
+        goto fail;
+    ca->cert = sk_X509_shift(ca->chain);
+    ca->anchor = sk_X509_num(ca->chain) > 0 ? sk_X509_value(ca->chain, sk_X509_num(ca->chain) - 1) : ca->cert;
+    if (!check_ca(cert_path, ca->cert, now, st) || !check_chain(cert_path, ca, st) ||
         (ca->key = read_key(libctx, key_path, password, st)) == NULL)
         goto fail;
     ERR_set_mark();
@@ -159,6 +201,7 @@ fail:
 void km_ca_clear(km_ca *ca)
 {
     X509_free(ca->cert);
+    sk_X509_pop_free(ca->chain, X509_free);
     EVP_PKEY_free(ca->key);
     memset(ca, 0, sizeof(*ca));
 }

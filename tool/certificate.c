@@ -83,7 +83,7 @@ static int add_extensions(X509 *x, const km_ca *ca, EVP_PKEY *key, const km_cert
            add_ext(x, &ctx, NID_ext_key_usage, spec->eku) &&
            add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
            add_ext(x, &ctx, NID_authority_key_identifier, "keyid") &&
-           (spec->san == NULL || add_ext(x, &ctx, NID_subject_alt_name, spec->san));
+           (spec->san == NULL || X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)spec->san, 0, 0) > 0);
 }
 
 static int sign(OSSL_LIB_CTX *libctx, X509 *x, EVP_PKEY *ca_key)

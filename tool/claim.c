@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -56,10 +57,12 @@ int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
                     km_status *st)
 {
     *fd = -1;
+    memset(out, 0, sizeof(*out));
     for (int round = 0; round < MAX_SHARED_ROUNDS; round++) {
         int shared = lock_shared(volume);
         unsigned long long seen = km_volume_fingerprint(volume);
 
+        km_vol_check_clear(out);
         km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);
         km_volume_unlock(shared);
         if (nothing_to_do(out, take_over_other_ca))
@@ -73,6 +76,7 @@ int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
     }
     if (!km_volume_lock(volume, fd, st))
         return 0;
+    km_vol_check_clear(out);
     km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);
     if (nothing_to_do(out, take_over_other_ca)) {
         km_volume_unlock(*fd);

@@ -151,7 +151,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     timings t;
     char alias[256], why[700];
     double t0 = km_cli_ms(), t1;
-    int lock = -1;
+    int lock = -1, ok;
 
     if (!km_issue_request_check(&o->rq, &st) ||
         !km_alias_resolve(o->rq.volume, o->rq.alias, alias, sizeof(alias), &st)) {
@@ -161,6 +161,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     if (o->force ? !km_volume_lock(o->rq.volume, &lock, &st)
                  : !km_volume_claim(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, 1, &before,
                                     &lock, &st)) {
+        km_vol_check_clear(&before);
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
         return KM_EXIT_FAIL;
     }
@@ -169,11 +170,16 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     t.check = km_cli_ms() - t0;
     if (lock < 0) { /* fresh: someone, maybe another process just now, issued it */
         print_fresh(o, &before, km_cli_ms() - t0);
+        km_vol_check_clear(&before);
         return KM_EXIT_OK;
     }
     o->rq.libctx = libctx;
+    o->rq.renewing = before.leaf; /* its subject and SANs are kept unless given */
     t1 = km_cli_ms();
-    if (!km_issue(&o->rq, &res, &st)) {
+    ok = km_issue(&o->rq, &res, &st);
+    o->rq.renewing = NULL;
+    km_vol_check_clear(&before);
+    if (!ok) {
         km_volume_unlock(lock);
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
         return KM_EXIT_FAIL;
@@ -183,6 +189,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     t1 = km_cli_ms();
     km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &after);
     km_volume_unlock(lock);
+    km_vol_check_clear(&after);
     t.readback = km_cli_ms() - t1;
     t.total = km_cli_ms() - t0;
     if (after.state != KM_VOL_FRESH && after.state != KM_VOL_RENEW) {

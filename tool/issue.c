@@ -197,18 +197,35 @@ static int check_request(const km_issue_request *rq, km_key_spec *ks, km_status 
     return km_eku_check(rq->extended_key_usage ? rq->extended_key_usage : "clientAuth", st);
 }
 
-/* The subject and SAN after expansion; *name to free with X509_NAME_free. */
-static int expand_names(const km_issue_request *rq, const char *alias, X509_NAME **name, char *san,
-                        size_t san_len, km_status *st)
+/*
+ * The subject and SANs: the configured templates, expanded; what is not
+ * configured is kept from the certificate being renewed (so the principal
+ * a broker derives, and every ACL written for it, survive a renewal); for a
+ * first issuance the subject defaults to CN=${alias}. *name to free with
+ * X509_NAME_free, *san (NULL: none) with GENERAL_NAMES_free.
+ */
+static int build_names(const km_issue_request *rq, const char *alias, X509_NAME **name, GENERAL_NAMES **san,
+                       km_status *st)
 {
-    char subject[1024];
+    const X509 *old = rq->renewing;
 
-    *name = NULL;
-    return km_expand(rq->subject ? rq->subject : "CN=${alias}", alias, "subject", subject, sizeof(subject),
-                     st) &&
-           (*name = km_subject_parse(subject, st)) != NULL &&
-           (rq->san == NULL ||
-            (km_expand(rq->san, alias, "subjectAltName", san, san_len, st) && km_san_check(san, st)));
+    *san = NULL;
+    if (rq->subject == NULL && old != NULL)
+        *name = X509_NAME_dup(X509_get_subject_name(old));
+    else
+        *name = km_subject_build(rq->subject ? rq->subject : "CN=${alias}", alias, st);
+    if (*name == NULL)
+        return rq->subject == NULL && old != NULL ? km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory") : 0;
+    if (rq->san != NULL)
+        *san = km_san_build(rq->san, alias, st);
+    else if (old != NULL)
+        return (*san = X509_get_ext_d2i(old, NID_subject_alt_name, NULL, NULL)) != NULL ||
+               X509_get_ext_by_NID(old, NID_subject_alt_name, -1) < 0 ||
+               km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "the certificate being renewed has an unreadable "
+                       "subjectAltName; give the names explicitly");
+    else
+        return 1;
+    return *san != NULL;
 }
 
 int km_issue_request_check(const km_issue_request *rq, km_status *st)
@@ -216,11 +233,11 @@ int km_issue_request_check(const km_issue_request *rq, km_status *st)
     issue_names nm;
     km_key_spec ks;
     X509_NAME *name = NULL;
-    char san[4096];
-    int ok = check_request(rq, &ks, st) && alias_of(rq, &nm, st) &&
-             expand_names(rq, nm.alias, &name, san, sizeof(san), st);
+    GENERAL_NAMES *san = NULL;
+    int ok = check_request(rq, &ks, st) && alias_of(rq, &nm, st) && build_names(rq, nm.alias, &name, &san, st);
 
     X509_NAME_free(name);
+    GENERAL_NAMES_free(san);
     return ok;
 }
 
@@ -290,7 +307,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     km_ca ca = { 0 };
     km_secret pw = { 0 };
     issue_files f = { 0 };
-    char san[4096];
+    GENERAL_NAMES *san = NULL;
     X509_NAME *name = NULL;
     EVP_PKEY *key = NULL;
     X509 *leaf = NULL;
@@ -299,7 +316,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     double keygen_ms = 0;
 
     if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
-        !expand_names(rq, nm.alias, &name, san, sizeof(san), st))
+        !build_names(rq, nm.alias, &name, &san, st))
         goto done;
     if (!km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
         goto done;
@@ -317,7 +334,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (key == NULL)
         goto done;
     {
-        km_cert_spec spec = { .subject = name, .san = rq->san ? san : NULL,
+        km_cert_spec spec = { .subject = name, .san = san,
                               .eku = rq->extended_key_usage ? rq->extended_key_usage : "clientAuth",
                               .days = rq->validity_days ? rq->validity_days : KAFKA_MTLS_VALIDITY_DEFAULT,
                               .now = now };
@@ -327,9 +344,9 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     {
         int iter = store_iterations(rq, dirfd, &nm, kept);
 
-        if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, ca.cert, &pw, iter, now, &f.keystore,
+        if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, &ca, &pw, iter, now, &f.keystore,
                              &f.keystore_len, st) ||
-            !km_p12_truststore(rq->libctx, ca.cert, &pw, iter, &f.truststore, &f.truststore_len, st))
+            !km_p12_truststore(rq->libctx, ca.anchor, &pw, iter, &f.truststore, &f.truststore_len, st))
             goto done;
     }
     if (!pem_of(leaf, &f.crt, &f.crt_len)) {
@@ -359,5 +376,6 @@ done:
     EVP_PKEY_free(key);
     km_ca_clear(&ca);
     X509_NAME_free(name);
+    GENERAL_NAMES_free(san);
     return ok;
 }

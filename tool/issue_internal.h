@@ -5,6 +5,7 @@
 #include <time.h>
 #include <openssl/types.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "issuer.h"
 #include "keystore.h"
@@ -19,19 +20,23 @@ typedef struct km_key_spec {
 int km_key_spec_parse(const char *spec, km_key_spec *out, char *err, size_t n);
 EVP_PKEY *km_key_generate(OSSL_LIB_CTX *libctx, const km_key_spec *ks, km_status *st);
 
-/* names.c: ${alias}/${hostname} expansion, subject and SAN parsing. */
-int km_expand(const char *in, const char *alias, const char *what, char *out, size_t n, km_status *st);
-X509_NAME *km_subject_parse(const char *s, km_status *st);
-int km_san_check(const char *s, km_status *st);
+/* names.c: the subject and SAN templates (${alias}/${hostname} expand
+ * inside values only), built directly; the extendedKeyUsage list. */
+X509_NAME *km_subject_build(const char *tmpl, const char *alias, km_status *st);
+GENERAL_NAMES *km_san_build(const char *tmpl, const char *alias, km_status *st);
 int km_eku_check(const char *s, km_status *st);
 
 /* ca.c: the signing CA, checked before use. */
 typedef struct km_ca {
-    X509 *cert;
+    X509 *cert;                /* the issuing CA: the first certificate of its file */
+    STACK_OF(X509) *chain;     /* the rest of the file: its issuers, up to the root */
+    X509 *anchor;              /* the last of them (or cert itself): what peers trust */
     EVP_PKEY *key;
 } km_ca;
 
 X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st);
+/* Every certificate of a PEM file, in file order (at least one). */
+STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st);
 int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path,
                const char *password, time_t now, km_ca *ca, km_status *st);
 void km_ca_clear(km_ca *ca);
@@ -39,7 +44,7 @@ void km_ca_clear(km_ca *ca);
 /* certificate.c: the leaf. */
 typedef struct km_cert_spec {
     const X509_NAME *subject;
-    const char *san;        /* validated, or NULL */
+    const GENERAL_NAMES *san; /* or NULL */
     const char *eku;        /* validated */
     int days;
     time_t now;
@@ -58,7 +63,7 @@ X509 *km_cert_build(OSSL_LIB_CTX *libctx, const km_ca *ca, EVP_PKEY *key, const 
  */
 #define KM_ITER_CHOSEN_PASSWORD    10000
 #define KM_ITER_GENERATED_PASSWORD 2048
-int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, X509 *ca,
+int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, const km_ca *ca,
                     const km_secret *pw, int iter, time_t now, unsigned char **der, size_t *len,
                     km_status *st);
 int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw, int iter,

@@ -35,12 +35,16 @@ typedef struct km_issue_request {
     OSSL_LIB_CTX *libctx;          /* NULL = default; must offer the "default" provider's algorithms */
     const char *volume;            /* absolute dir; created 0700 if missing; refused if group/other-writable */
     const char *alias;             /* seed ALIAS (NULL = basename of volume) */
-    const char *ca_cert;           /* CA certificate PEM path */
+    const char *ca_cert;           /* CA certificate PEM path: the issuing CA, then its chain up to
+                                    * the root (the root is the truststore's anchor) */
     const char *ca_key;            /* CA private key PEM path (may be encrypted) */
     const char *ca_key_password;   /* NULL if not encrypted */
-    const char *subject;           /* NULL = "CN=${alias}"; ${alias}, ${hostname} expand;
-                                    * "CN=a,O=b" (RFC 4514 order) or "/CN=a/O=b" (DER order) */
-    const char *san;               /* NULL, or "DNS:x,URI:y,IP:1.2.3.4" (${alias}, ${hostname} expand) */
+    const char *subject;           /* NULL = kept from renewing, else "CN=${alias}"; ${alias} and
+                                    * ${hostname} expand inside values; "CN=a,O=b" (RFC 4514
+                                    * order) or "/CN=a/O=b" (DER order) */
+    const char *san;               /* NULL = kept from renewing, else none; or "DNS:x,URI:y,IP:1.2.3.4"
+                                    * (${alias}, ${hostname} expand inside values) */
+    const X509 *renewing;          /* the certificate being replaced, or NULL */
     const char *key_type;          /* NULL = "rsa:2048"; rsa:3072, rsa:4096, ec:P-256, ec:P-384, ed25519 */
     const char *extended_key_usage;/* NULL = "clientAuth"; "serverAuth,clientAuth" for a broker */
     int validity_days;             /* 0 = 90 */
@@ -66,6 +70,11 @@ typedef struct km_issue_result {
  * with st set.
  */
 int km_issue_request_check(const km_issue_request *rq, km_status *st);
+
+/* The subject and SAN templates alone (as km_issue_request_check judges
+ * them, ${alias} standing for a plain name). 1, or 0 with st set. */
+int km_subject_check(const char *tmpl, km_status *st);
+int km_san_check(const char *tmpl, km_status *st);
 
 /* The volume's ALIAS: alias if given, else the directory's name. 1, or 0
  * with st set (an alias that cannot prefix file names). */
@@ -122,14 +131,18 @@ typedef struct km_vol_check {
     char why[640];                 /* one line for the user (never a secret) */
     char serial[64];               /* hex; "" if no certificate was read */
     time_t not_after, window_start;
+    X509 *leaf;                    /* the certificate read, or NULL: km_vol_check_clear frees it */
 } km_vol_check;
+
+void km_vol_check_clear(km_vol_check *c);
 
 /*
  * Reads keystore:VOLUME?alias=ALIAS through OSSL_STORE in libctx (which
  * must have the kafka-mtls provider and "default" loaded) and decides.
  * ca_cert (PEM path, or NULL) is the CA the certificate must be issued by.
  * Returns out->state; failures of the read itself are KM_VOL_MISSING with
- * the provider's message in out->why.
+ * the provider's message in out->why. out->leaf is set whenever a
+ * certificate was read: release it with km_vol_check_clear.
  */
 km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
                              const char *ca_cert, const km_renew_before *rb, time_t now,
@@ -142,7 +155,7 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
  * KM_VOL_OTHER_CA unless take_over_other_ca), 1 with *fd >= 0 when the
  * caller must issue (the exclusive volume lock is held: release it with
  * km_volume_unlock; out says why), or 0 with st set when the volume cannot
- * be locked.
+ * be locked. In every case out is to be released with km_vol_check_clear.
  */
 int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
                     const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,

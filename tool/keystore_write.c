@@ -4,11 +4,12 @@
  *     (AES-256-CBC, PBKDF2-HMAC-SHA256, 20-byte salt),
  *     friendlyName = alias, localKeyID = "Time <ms>" (keytool's form);
  *   safe 2, PBES2/AES-256 encrypted: the leaf (friendlyName = alias, the
- *     same localKeyID), the CA (friendlyName = its RFC 2253 DN), and the CA
- *     again as the trusted entry "CARoot", marked with Java's trusted-usage
- *     attribute 2.16.840.1.113894.746875.1.1 = { anyExtendedKeyUsage };
+ *     same localKeyID), the issuing CA and its chain up to the root (each
+ *     friendlyName = its RFC 2253 DN), and the root again as the trusted
+ *     entry "CARoot", marked with Java's trusted-usage attribute
+ *     2.16.840.1.113894.746875.1.1 = { anyExtendedKeyUsage };
  *   MAC: HMAC-SHA256, 20-byte salt.
- * The truststore holds only the trusted entry, in the same framing. The
+ * The truststore holds only the trusted entry (the root), in the same framing. The
  * iteration count is the caller's (km_store_iterations).
  */
 #include <stdio.h>
@@ -131,7 +132,7 @@ static int fail(km_status *st, const char *what)
                    e != 0 ? detail : "out of memory");
 }
 
-int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, X509 *ca,
+int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509 *leaf, const km_ca *ca,
                     const km_secret *pw, int iter, time_t now, unsigned char **der, size_t *len,
                     km_status *st)
 {
@@ -139,12 +140,13 @@ int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509
     STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
     PKCS12_SAFEBAG *kb = NULL, *lb;
     char keyid[32], ca_name[512];
+    int n = sk_X509_num(ca->chain);
     int ok = 0;
 
     ERR_set_mark();
     /* keytool's localKeyID: the UTF-8 bytes of "Time " + milliseconds */
     snprintf(keyid, sizeof(keyid), "Time %lld", (long long)now * 1000);
-    if (keys == NULL || certs == NULL || safes == NULL || !dn_rfc2253(ca, ca_name, sizeof(ca_name)))
+    if (keys == NULL || certs == NULL || safes == NULL)
         goto done;
     if ((kb = key_bag(libctx, key, pw, iter)) == NULL || !sk_PKCS12_SAFEBAG_push(keys, kb)) {
         PKCS12_SAFEBAG_free(kb);
@@ -155,7 +157,13 @@ int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509
         goto done;
     if ((lb = push_cert(certs, leaf, alias)) == NULL ||
         !PKCS12_add_localkeyid(lb, (unsigned char *)keyid, (int)strlen(keyid)) ||
-        push_cert(certs, ca, ca_name) == NULL || !push_trusted(certs, ca))
+        !dn_rfc2253(ca->cert, ca_name, sizeof(ca_name)) || push_cert(certs, ca->cert, ca_name) == NULL)
+        goto done;
+    for (int i = 0; i < n; i++)
+        if (!dn_rfc2253(sk_X509_value(ca->chain, i), ca_name, sizeof(ca_name)) ||
+            push_cert(certs, sk_X509_value(ca->chain, i), ca_name) == NULL)
+            goto done;
+    if (!push_trusted(certs, ca->anchor))
         goto done;
     ok = push_safe(libctx, safes, keys, NULL, 0) && push_safe(libctx, safes, certs, pw, iter) &&
          finish(libctx, safes, pw, iter, der, len);

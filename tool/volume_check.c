@@ -50,8 +50,8 @@ static int crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *ali
 }
 
 static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, X509 *ca,
-                           const km_loaded *ks, const km_loaded *ts, const km_renew_before *rb, time_t now,
-                           km_vol_check *out)
+                           X509 *anchor, const km_loaded *ks, const km_loaded *ts, const km_renew_before *rb,
+                           time_t now, km_vol_check *out)
 {
     X509 *leaf = sk_X509_value(ks->certs, 0);
     int state;
@@ -63,8 +63,8 @@ static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char 
                  out->serial);
         return KM_VOL_OTHER_CA;
     }
-    if (ca != NULL && !contains(ts->certs, ca)) {
-        snprintf(out->why, sizeof(out->why), "the truststore does not hold the configured CA");
+    if (anchor != NULL && !contains(ts->certs, anchor)) {
+        snprintf(out->why, sizeof(out->why), "the truststore does not hold the configured CA's root");
         return KM_VOL_OTHER_CA;
     }
     if (!crt_matches(libctx, volume, alias, leaf)) {
@@ -101,13 +101,18 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
     km_loaded ks = { 0 }, ts = { 0 };
     char uri[8192];
     km_status st = { 0 };
-    X509 *ca = NULL;
+    STACK_OF(X509) *cas = NULL;
+    X509 *ca = NULL, *anchor = NULL;
 
     memset(out, 0, sizeof(*out));
     out->state = KM_VOL_MISSING;
-    if (ca_cert != NULL && (ca = km_read_cert_pem(libctx, ca_cert, "CA certificate", &st)) == NULL) {
+    if (ca_cert != NULL && (cas = km_read_certs_pem(libctx, ca_cert, "CA certificate", &st)) == NULL) {
         snprintf(out->why, sizeof(out->why), "%s", st.msg);
         return out->state;
+    }
+    if (cas != NULL) {
+        ca = sk_X509_value(cas, 0);
+        anchor = sk_X509_value(cas, sk_X509_num(cas) - 1);
     }
     km_store_uri(uri, sizeof(uri), volume, "keystore", alias, NULL);
     if (!km_store_load(libctx, uri, 0, &ks, out->why, sizeof(out->why)))
@@ -120,10 +125,18 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
                  ks.key == NULL ? "private key" : "certificate");
         goto done;
     }
-    out->state = decide(libctx, volume, alias, ca, &ks, &ts, rb, now, out);
+    out->state = decide(libctx, volume, alias, ca, anchor, &ks, &ts, rb, now, out);
+    if (X509_up_ref(sk_X509_value(ks.certs, 0)))
+        out->leaf = sk_X509_value(ks.certs, 0);
 done:
-    X509_free(ca);
+    sk_X509_pop_free(cas, X509_free);
     km_loaded_clear(&ks);
     km_loaded_clear(&ts);
     return out->state;
+}
+
+void km_vol_check_clear(km_vol_check *c)
+{
+    X509_free(c->leaf);
+    c->leaf = NULL;
 }

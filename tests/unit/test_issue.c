@@ -649,6 +649,120 @@ START_TEST(renewal_keeps_password)
 }
 END_TEST
 
+/* A renewal keeps the subject (RDN order included) and the SANs of the
+ * certificate it replaces, so the principal a broker derives is the same
+ * string before and after; what is configured explicitly wins. */
+START_TEST(renewal_keeps_identity)
+{
+    const char *vol = path_in("ident/kafka-producer");
+    km_issue_request rq = request(vol);
+    km_issue_result first, second, third;
+    GENERAL_NAMES *san;
+    X509 *old, *renewed;
+
+    rq.key_type = "ec:P-256";
+    rq.subject = "C=GB,O=UK Home Office,CN=Callisto ${alias}";
+    rq.san = "DNS:${alias},DNS:localhost";
+    issue_ok(&rq, &first);
+    ck_assert_str_eq(first.subject, "C=GB,O=UK Home Office,CN=Callisto kafka-producer");
+    old = volume_leaf(vol);
+    /* the seed's DER order: CN first, as keytool -dname "C=GB, O=..., CN=..." writes it */
+    ck_assert_int_eq(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(X509_get_subject_name(old), 0))),
+                     NID_commonName);
+    rq = request(vol);
+    rq.key_type = "ec:P-256";
+    rq.renewing = old;
+    issue_ok(&rq, &second);
+    renewed = volume_leaf(vol);
+    ck_assert_str_ne(first.serial, second.serial);
+    ck_assert_int_eq(X509_NAME_cmp(X509_get_subject_name(old), X509_get_subject_name(renewed)), 0);
+    ck_assert_ptr_nonnull(san = X509_get_ext_d2i(renewed, NID_subject_alt_name, NULL, NULL));
+    ck_assert_int_eq(sk_GENERAL_NAME_num(san), 2);
+    GENERAL_NAMES_free(san);
+    rq.subject = "CN=${alias}";
+    rq.renewing = renewed;
+    issue_ok(&rq, &third);
+    ck_assert_str_eq(third.subject, "CN=kafka-producer");
+    X509_free(old);
+    X509_free(renewed);
+}
+END_TEST
+
+/* ${alias} and ${hostname} expand into values, never into syntax: a volume
+ * named like a DN stays one CN; a SAN cannot smuggle in another type. */
+START_TEST(names_are_values)
+{
+    const char *vol = path_in("names/app,O=Admins,CN=superuser");
+    km_issue_request rq = request(vol);
+    km_issue_result res;
+    km_status st;
+    X509 *leaf;
+
+    rq.key_type = "ec:P-256";
+    issue_ok(&rq, &res);
+    leaf = volume_leaf(vol);
+    ck_assert_int_eq(X509_NAME_entry_count(X509_get_subject_name(leaf)), 1);
+    ck_assert_str_eq(res.subject, "CN=app\\,O=Admins\\,CN=superuser");
+    X509_free(leaf);
+    rq.san = "DNS:${alias}";
+    memset(&st, 0, sizeof(st));
+    ck_assert(!km_issue_request_check(&rq, &st));
+    ck_assert_msg(strstr(st.msg, "is not a host name") != NULL, "%s", st.msg);
+    rq = request(path_in("names/plain"));
+    rq.san = "DNS:a\\,email:admin@corp.example\\,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:Administrator@corp.example";
+    memset(&st, 0, sizeof(st));
+    ck_assert(!km_issue_request_check(&rq, &st));
+    ck_assert_msg(strstr(st.msg, "is not a host name") != NULL, "%s", st.msg);
+}
+END_TEST
+
+/* A CA file holding an intermediate and then its root: the keystore's chain
+ * is leaf, intermediate, root; the truststore holds only the root. */
+START_TEST(intermediate_ca_chain)
+{
+    const char *vol = path_in("chain/c2");
+    km_issue_request rq = request(vol);
+    km_issue_result res;
+    char crt[PATH_MAX], key[PATH_MAX], pass[128], uri[PATH_MAX + 64];
+    X509 *root, *sub;
+    loaded ks, ts;
+
+    snprintf(crt, sizeof(crt), "%s/sub/chain.crt", fx);
+    snprintf(key, sizeof(key), "%s/sub/ca.key", fx);
+    snprintf(uri, sizeof(uri), "%s/sub/ca.pass", fx);
+    read_line(uri, pass, sizeof(pass));
+    rq.ca_cert = crt;
+    rq.ca_key = key;
+    rq.ca_key_password = pass;
+    rq.key_type = "ec:P-256";
+    issue_ok(&rq, &res);
+    snprintf(uri, sizeof(uri), "keystore:%s?part=keystore", vol);
+    load(uri, &ks);
+    snprintf(uri, sizeof(uri), "keystore:%s?part=truststore", vol);
+    load(uri, &ts);
+    ck_assert_int_eq(sk_X509_num(ks.certs), 3);
+    ck_assert_int_eq(sk_X509_num(ts.certs), 1);
+    snprintf(uri, sizeof(uri), "%s/sub/ca.crt", fx);
+    sub = tu_read_pem_cert(uri);
+    snprintf(uri, sizeof(uri), "%s/ca/ca.crt", fx);
+    root = tu_read_pem_cert(uri);
+    ck_assert_int_eq(X509_cmp(sk_X509_value(ks.certs, 1), sub), 0);
+    ck_assert_int_eq(X509_cmp(sk_X509_value(ks.certs, 2), root), 0);
+    ck_assert_int_eq(X509_cmp(sk_X509_value(ts.certs, 0), root), 0);
+    {
+        km_renew_before rb = { KM_RENEW_FRACTION, 0 };
+        km_vol_check c;
+
+        ck_assert_int_eq(km_volume_check(libctx, vol, NULL, crt, &rb, time(NULL), &c), KM_VOL_FRESH);
+        km_vol_check_clear(&c);
+    }
+    X509_free(sub);
+    X509_free(root);
+    loaded_free(&ks);
+    loaded_free(&ts);
+}
+END_TEST
+
 /* Files 0600, directory 0700 (created), lock file 0600; leftovers of a
  * killed issuer are removed; a group-writable volume is refused. */
 START_TEST(modes_and_leftovers)
@@ -757,6 +871,9 @@ int main(void)
     tcase_add_test(tc, certificate_fields);
     tcase_add_test(tc, ec_key_usage_and_server_eku);
     tcase_add_test(tc, subject_forms);
+    tcase_add_test(tc, renewal_keeps_identity);
+    tcase_add_test(tc, names_are_values);
+    tcase_add_test(tc, intermediate_ca_chain);
     tcase_add_test(tc, encrypted_ca_key);
     tcase_add_test(tc, refuses_non_ca_certificate);
     tcase_add_test(tc, refuses_expired_ca);
