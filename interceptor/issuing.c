@@ -127,7 +127,8 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
         return 0;
     }
-    if (issuer && (stat(volume_of(s), &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+    /* a volume not made yet is made by the issuer */
+    if (issuer && stat(volume_of(s), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
         snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file",
                  source_property(s), volume_of(s));
         return 0;

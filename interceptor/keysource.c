@@ -4,6 +4,7 @@
  * OSSL_LIB_CTX, and the material comes through OSSL_STORE_open_ex().
  */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -133,27 +134,53 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Watches the volume for the files the certificate service writes, so a
- * not-ready volume is retried as soon as it changes, not on a timer. */
-static int watch_volume(const char *source)
+/*
+ * Watches for what the certificate service does: files written into the
+ * volume, and the volume (or a store file's directory) itself removed and
+ * made again (the seed's sidecar runs rm -rf VOLUME; mkdir -p VOLUME):
+ * source and the directories up to levels above it, whichever exist. A
+ * watch lasts one wait, so a directory made anew is watched anew.
+ */
+static int watch_source(const char *source, int levels)
 {
-    struct stat sb;
+    const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE |
+                          IN_DELETE_SELF | IN_MOVE_SELF;
     char dir[4096];
-    int fd;
+    struct stat sb;
+    int fd, watched = 0;
 
     snprintf(dir, sizeof(dir), "%s", source);
-    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL)
-            *(slash == dir ? slash + 1 : slash) = '\0';
-    }
     if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
         return -1;
-    if (inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB) < 0) {
+    for (int up = 0; up <= levels; up++) {
+        if (up > 0) {
+            char *slash = strrchr(dir, '/');
+
+            if (slash == NULL)
+                break;
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        }
+        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && inotify_add_watch(fd, dir, mask) >= 0)
+            watched++;
+    }
+    if (watched == 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* A source that does not exist yet (a volume the certificate service has
+ * not made, a store file not written) is not ready, not missing: the
+ * settings accepted it because its parent exists. */
+static int pending_source(const char *source, int reason, char *msg, size_t n)
+{
+    struct stat sb;
+
+    if (reason != KAFKA_MTLS_R_NOT_FOUND || lstat(source, &sb) == 0 || errno != ENOENT)
+        return reason;
+    snprintf(msg, n, "%s does not exist yet (the certificate service creates it)", source);
+    return KAFKA_MTLS_R_NOT_READY;
 }
 
 static void wait_for_change(int fd, int timeout_ms)
@@ -206,11 +233,15 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
             ok = 1;
             break;
         }
+        reason = pending_source(source, reason, msg, sizeof(msg));
         if (reason != KAFKA_MTLS_R_NOT_READY || now_ms() >= deadline)
             break;
-        if (watch < 0 && (watch = watch_volume(source)) >= 0)
+        if (watch < 0 && (watch = watch_source(source, 2)) >= 0)
             continue; /* re-check once the watch is in place: no change is missed */
         wait_for_change(watch, (int)(deadline - now_ms()) + 1);
+        if (watch >= 0)
+            close(watch);
+        watch = -1;
     }
     if (watch >= 0)
         close(watch);

@@ -101,10 +101,52 @@ km_settings *km_settings_dup(const km_settings *src)
     return s;
 }
 
-/* A path property must be absolute and exist now: a missing volume is a
- * configuration error, not something to wait for. */
-static int check_path(const char *prop, const char *value, int want_dir_or_file,
-                      char *errstr, size_t errstr_size)
+/* What a path property names, and how much of it must exist now. */
+typedef enum path_kind {
+    PATH_FILE,        /* a regular file, there now (a CA, a password file) */
+    PATH_VOLUME,      /* a volume directory or a store file; a volume not made yet is
+                       * accepted when its parent exists (the certificate service
+                       * creates it: the seed's sidecar does mkdir -p /keystore/ALIAS) */
+    PATH_STORE_FILE   /* a store file or a volume; one not made yet is accepted when
+                       * its directory or that directory's parent exists */
+} path_kind;
+
+/* The directory above path, levels up. */
+static void ancestor(const char *path, int levels, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    while (levels-- > 0) {
+        char *slash;
+        size_t len = strlen(out);
+
+        while (len > 1 && out[len - 1] == '/')
+            out[--len] = '\0';
+        slash = strrchr(out, '/');
+        if (slash == NULL)
+            return;
+        *(slash == out ? slash + 1 : slash) = '\0';
+    }
+}
+
+/* A path not made yet whose parent (or grandparent) directory exists. */
+static int pending_ok(const char *value, path_kind kind)
+{
+    char dir[PATH_MAX];
+    struct stat sb;
+
+    for (int up = 1; up <= (kind == PATH_STORE_FILE ? 2 : kind == PATH_VOLUME ? 1 : 0); up++) {
+        ancestor(value, up, dir, sizeof(dir));
+        if (stat(dir, &sb) == 0)
+            return S_ISDIR(sb.st_mode);
+        if (errno != ENOENT)
+            return 0;
+    }
+    return 0;
+}
+
+/* A path property must be absolute; what exists must be what it names and
+ * readable: a typo fails here, not at client creation. */
+static int check_path(const char *prop, const char *value, path_kind kind, char *errstr, size_t errstr_size)
 {
     struct stat sb;
 
@@ -113,12 +155,15 @@ static int check_path(const char *prop, const char *value, int want_dir_or_file,
         return 0;
     }
     if (stat(value, &sb) != 0) {
-        snprintf(errstr, errstr_size, "%s: %s: %s", prop, value, strerror(errno));
+        if (errno == ENOENT && pending_ok(value, kind))
+            return 1; /* client creation waits for it (mtls.wait.ms), or issues into it */
+        snprintf(errstr, errstr_size, "%s: %s: %s%s", prop, value, strerror(errno),
+                 errno == ENOENT && kind != PATH_FILE ? " (nor does its parent directory)" : "");
         return 0;
     }
-    if (want_dir_or_file ? !(S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)) : !S_ISREG(sb.st_mode)) {
+    if (kind != PATH_FILE ? !(S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)) : !S_ISREG(sb.st_mode)) {
         snprintf(errstr, errstr_size, "%s: %s: not a %s", prop, value,
-                 want_dir_or_file ? "directory or regular file" : "regular file");
+                 kind != PATH_FILE ? "directory or regular file" : "regular file");
         return 0;
     }
     if (access(value, R_OK | (S_ISDIR(sb.st_mode) ? X_OK : 0)) != 0) {
@@ -167,10 +212,10 @@ static rd_kafka_conf_res_t store_type(const char *prop, char **slot, const char 
     return RD_KAFKA_CONF_INVALID;
 }
 
-static rd_kafka_conf_res_t set_path(const char *prop, char **slot, const char *value, int dir_ok,
+static rd_kafka_conf_res_t set_path(const char *prop, char **slot, const char *value, path_kind kind,
                                     char *errstr, size_t errstr_size)
 {
-    if (!check_path(prop, value, dir_ok, errstr, errstr_size))
+    if (!check_path(prop, value, kind, errstr, errstr_size))
         return RD_KAFKA_CONF_INVALID;
     return store(slot, value, errstr, errstr_size);
 }
@@ -238,7 +283,7 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
     if (value == NULL)
         value = "";
     if (strcmp(name, KAFKA_MTLS_PROP_VOLUME) == 0)
-        return set_path(name, &s->volume, value, 1, errstr, errstr_size);
+        return set_path(name, &s->volume, value, PATH_VOLUME, errstr, errstr_size);
     if (strcmp(name, KAFKA_MTLS_PROP_ALIAS) == 0) {
         if (value[0] == '\0' || strchr(value, '/') != NULL) {
             snprintf(errstr, errstr_size, "%s: \"%s\" is not a valid alias", name, value);
@@ -247,13 +292,13 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
         return store(&s->alias, value, errstr, errstr_size);
     }
     if (strcmp(name, KAFKA_MTLS_PROP_PASSWORD_FILE) == 0)
-        return set_path(name, &s->password_file, value, 0, errstr, errstr_size);
+        return set_path(name, &s->password_file, value, PATH_FILE, errstr, errstr_size);
     if (strcmp(name, KAFKA_MTLS_PROP_WAIT_MS) == 0)
         return set_number(name, &s->wait_ms, value, 0, 3600000, "milliseconds", errstr, errstr_size);
     if (strcmp(name, "ssl.keystore.location") == 0)
-        return set_path(name, &s->keystore, value, 1, errstr, errstr_size);
+        return set_path(name, &s->keystore, value, PATH_STORE_FILE, errstr, errstr_size);
     if (strcmp(name, "ssl.truststore.location") == 0)
-        return set_path(name, &s->truststore, value, 1, errstr, errstr_size);
+        return set_path(name, &s->truststore, value, PATH_STORE_FILE, errstr, errstr_size);
     if (strcmp(name, "ssl.keystore.password") == 0)
         return store_secret(&s->keystore_password, value, errstr, errstr_size);
     if (strcmp(name, "ssl.key.password") == 0)
@@ -265,15 +310,15 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
     if (strcmp(name, "ssl.truststore.type") == 0)
         return store_type(name, &s->truststore_type, value, errstr, errstr_size);
     if (strcmp(name, "mtls.ca.location") == 0)
-        return set_path(name, &s->ca_cert, value, 0, errstr, errstr_size);
+        return set_path(name, &s->ca_cert, value, PATH_FILE, errstr, errstr_size);
     if (strcmp(name, "mtls.ca.key.location") == 0)
-        return set_path(name, &s->ca_key, value, 0, errstr, errstr_size);
+        return set_path(name, &s->ca_key, value, PATH_FILE, errstr, errstr_size);
     if (strcmp(name, "mtls.ca.key.password") == 0)
         return store_secret(&s->ca_key_password, value, errstr, errstr_size);
     if (strcmp(name, "mtls.ca.key.password.file") == 0)
-        return set_path(name, &s->ca_key_password_file, value, 0, errstr, errstr_size);
+        return set_path(name, &s->ca_key_password_file, value, PATH_FILE, errstr, errstr_size);
     if (strcmp(name, "mtls.keystore.password.file") == 0)
-        return set_path(name, &s->keystore_password_file, value, 0, errstr, errstr_size);
+        return set_path(name, &s->keystore_password_file, value, PATH_FILE, errstr, errstr_size);
     if (strcmp(name, "mtls.subject") == 0)
         return set_name(name, &s->subject, value, km_subject_check, errstr, errstr_size);
     if (strcmp(name, "mtls.san") == 0)
@@ -311,7 +356,7 @@ int km_settings_use_env_volume(km_settings *s, char *errstr, size_t errstr_size)
     }
     char why[512];
 
-    if (!check_path(KAFKA_MTLS_ENV_VOLUME, s->env_volume, 1, why, sizeof(why))) {
+    if (!check_path(KAFKA_MTLS_ENV_VOLUME, s->env_volume, PATH_VOLUME, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "kafka-mtls: %s", why);
         return 0;
     }

@@ -70,9 +70,12 @@ refused_early() {
 # The failure matrix runs first, while nothing else has touched the peer:
 # no straggling connection of an earlier case can land in its window.
 CREATE='Failed to create (producer|consumer): .*kafka-mtls: '
-refused_early "missing volume: rejected at conf_set" \
-  "mtls.volume: $WORK/no-such-volume: No such file or directory" \
-  "${PLUG[@]}" -X "mtls.volume=$WORK/no-such-volume"
+refused_early "missing volume and parent: rejected at conf_set" \
+  "mtls.volume: $WORK/no-such-dir/vol: No such file or directory \\(nor does its parent directory\\)" \
+  "${PLUG[@]}" -X "mtls.volume=$WORK/no-such-dir/vol"
+refused_early "volume not made yet, no CA: waits mtls.wait.ms, then names it" \
+  "mtls.volume: still not ready after mtls.wait.ms=300: $WORK/not-made-yet does not exist yet" \
+  "${PLUG[@]}" -X "mtls.volume=$WORK/not-made-yet" -X mtls.wait.ms=300
 refused_early "relative volume path: rejected at conf_set" \
   'mtls.volume: "vol/client-p12" is not an absolute path' "${PLUG[@]}" -X mtls.volume=vol/client-p12
 refused_early "invalid mtls.wait.ms: rejected at conf_set" \
