@@ -1,31 +1,41 @@
 #!/bin/bash
-# peer-selftest.sh - prove that both mTLS test peers work, using only plain
+# peer-selftest.sh - prove that the mTLS test peers work, using only plain
 # tools (openssl via tests/fixtures/volume.sh, kcat) and no project code:
 # for each peer, a client with a certificate from the right CA can list
 # metadata, produce and consume, and the peer's log names its subject; a
 # client without a certificate, and one whose certificate comes from another
 # CA, are refused; stopping leaves no process and no listening port behind.
+# The modern Kafka peer (kafka-peer.sh, KRaft + ACLs) also proves that an
+# ACL grants a topic and a group, and that a topic without one is denied
+# (kcat's error and the broker's authorizer log, naming the principal).
 #
-#   peer-selftest.sh            runs both peers (the Kafka 0.9 peer starts in
-#                               the background while the mock is tested)
+#   peer-selftest.sh            runs every peer (the JVM peers start in the
+#                               background while another peer is tested)
 # Environment:
-#   SELFTEST_PEERS  "mtls kafka09" (default) or either one
+#   SELFTEST_PEERS  "mtls kafka09 kafka" (default) or any of them
+#   SELFTEST_KAFKA_VERSIONS  versions for kafka-peer.sh (default
+#                   $KAFKA_VERSION, else 4.4.0; e.g. "3.3.2 4.4.0").  Each is
+#                   installed from Maven Central on first use; when Maven
+#                   Central cannot be reached that peer is skipped ("# SKIP").
 #   SELFTEST_KEEP   1: keep the work dir (it is always kept on failure)
-#   and whatever mtls-peer.sh / kafka09-peer.sh read (KMOCKD, KAFKA_HOME,
-#   PEER_CACHE, ...).
+#   and whatever the peers read (KMOCKD, KAFKA_HOME, PEER_CACHE, ...).
 # Prints TAP-style "ok N - ..." lines, peer start times, and last
-# "<N> passed, <M> failed"; exits 0 only when nothing failed.
+# "<N> passed, <M> failed" (", <K> skipped" when some were); exits 0 only
+# when nothing failed, 77 when every selected peer was skipped.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/../.." && pwd -P)
 VOLUME=$ROOT/tests/fixtures/volume.sh
 MTLS=$HERE/mtls-peer.sh
 K09=$HERE/kafka09-peer.sh
-PEERS=${SELFTEST_PEERS:-mtls kafka09}
+KP=$HERE/kafka-peer.sh
+PEERS=${SELFTEST_PEERS:-mtls kafka09 kafka}
+read -r -a KVERSIONS <<<"${SELFTEST_KAFKA_VERSIONS:-${KAFKA_VERSION:-4.4.0}}"
 T0=$EPOCHREALTIME
 
-pass=0 fail=0 n=0
+pass=0 fail=0 skipped=0 n=0
 ok()     { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
+skip()   { n=$((n + 1)); skipped=$((skipped + 1)); echo "ok $n - $1 # SKIP $2"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift
            local f; for f in "$@"; do [[ -s $f ]] && sed 's/^/#   /' "$f" | tail -n 25; done; }
 check()  { local desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; return 1; fi; }
@@ -39,15 +49,19 @@ for t in kcat openssl ss timeout; do
 done
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/peer-selftest.XXXXXX") || exit 1
-K09_BG=
+K09_BG='' KP_BG=''
 cleanup() {
-  local rc=$?
+  local rc=$? v
   trap - EXIT INT TERM
   # A Kafka start still running in the background is bounded by its own
   # timeout and cleans up after itself on failure; wait for it first.
   [[ -n $K09_BG ]] && wait "$K09_BG" 2>/dev/null
+  [[ -n $KP_BG ]] && wait "$KP_BG" 2>/dev/null
   [[ -f $W/mtls/pids ]] && "$MTLS" stop "$W/mtls" >/dev/null
   [[ -f $W/kafka09/pids ]] && "$K09" stop "$W/kafka09" >/dev/null
+  for v in "${KVERSIONS[@]}"; do
+    [[ -f $W/kafka-$v/pids ]] && "$KP" stop "$W/kafka-$v" >/dev/null
+  done
   if (( rc == 0 )) && [[ ${SELFTEST_KEEP:-0} != 1 ]]; then
     rm -rf "$W"
   else
@@ -99,6 +113,13 @@ lists_brokers() {
   grep -q " $# brokers:" "$f" || return 1
   for p in "$@"; do grep -q "at 127.0.0.1:$p\$" "$f" || return 1; done
 }
+# kraft_lists FILE PORT TOPIC: kcat -L output names one broker, at PORT (a
+# KRaft broker that is also the controller is listed "... (controller)"),
+# and TOPIC.
+kraft_lists() {
+  grep -q " 1 brokers:" "$1" && grep -q "broker 1 at 127.0.0.1:$2\( (controller)\)\?\$" "$1" &&
+    grep -q "topic \"$3\" with " "$1"
+}
 # served_all LOG PORT...: stunnel accepted a connection on every PORT.
 served_all() {
   local f=$1 p; shift
@@ -129,11 +150,29 @@ no_leftovers() {
   done
 }
 
-# --- the Kafka 0.9 peer starts (JVMs: seconds) while the mock is tested
-if has_peer kafka09; then
+# kp_start VERSION: install (if needed) and start the modern Kafka peer;
+# 77 when Maven Central cannot be reached for the install.
+kp_start() {
+  if ! "$KP" fetch "$1" >"$W/kp-$1.fetch" 2>&1; then
+    grep -q 'cannot reach Maven Central' "$W/kp-$1.fetch" && return 77
+    cp "$W/kp-$1.fetch" "$W/kp-$1.start"
+    return 1
+  fi
+  KAFKA_VERSION=$1 PEER_DIR=$W/kafka-$1 start_peer "$W/kp-$1.start" "$KP" 1 "${SERVER[@]}"
+}
+# kp_bg VERSION: kp_start in the background (KP_BG), unless it runs already.
+kp_bg() { [[ -n $KP_BG ]] || { kp_start "$1" & KP_BG=$!; }; }
+
+if has_peer kafka09 || has_peer kafka; then
   command -v java >/dev/null || { echo "peer-selftest: java is required" >&2; exit 1; }
+fi
+# --- the Kafka 0.9 peer starts (JVMs: seconds) while the mock is tested;
+# the modern one then starts while the Kafka 0.9 peer is tested
+if has_peer kafka09; then
   PEER_DIR=$W/kafka09 start_peer "$W/k09.start" "$K09" 1 "${SERVER[@]}" &
   K09_BG=$!
+elif has_peer kafka; then
+  kp_bg "${KVERSIONS[0]}"
 fi
 
 # --- librdkafka mock cluster (3 brokers) behind stunnel
@@ -186,6 +225,7 @@ fi
 # --- genuine Apache Kafka 0.9.0.1 with ssl.client.auth=required
 if has_peer kafka09; then
   wait "$K09_BG"; rc=$?; K09_BG=
+  has_peer kafka && kp_bg "${KVERSIONS[0]}"
   if (( rc == 0 )); then
     ok "kafka09 peer started in $(<"$W/k09.start.ms") ms"
     B=$(field BOOTSTRAP "$W/k09.start")
@@ -225,6 +265,73 @@ if has_peer kafka09; then
   fi
 fi
 
+# --- genuine Apache Kafka 3.3 / 4.x (KRaft) with ssl.client.auth=required
+# and ACLs (StandardAuthorizer, allow.everyone.if.no.acl.found=false)
+KP_SKIPPED=0
+if has_peer kafka; then
+  for v in "${KVERSIONS[@]}"; do
+    if [[ -n $KP_BG ]]; then wait "$KP_BG"; rc=$?; KP_BG=
+    else kp_start "$v"; rc=$?; fi
+    if (( rc == 77 )); then
+      skip "kafka $v peer" "Maven Central cannot be reached to install Kafka $v"
+      KP_SKIPPED=$((KP_SKIPPED + 1))
+      continue
+    fi
+    if (( rc != 0 )); then not_ok "kafka $v peer start" "$W/kp-$v.start"; continue; fi
+    S=$W/kp-$v.start
+    ok "kafka $v peer started in $(<"$S.ms") ms (the peer's own STARTED_MS $(field STARTED_MS "$S"))"
+    B=$(field BOOTSTRAP "$S")
+    D=$(field DIR "$S")
+    KPORT=${B##*:}
+    check "kafka $v: the broker's principal is User:CN=localhost (the server certificate)" \
+      has_lines "$S" "SUPER_USER User:CN=localhost" "VERSION $v"
+    T=selftest G=selftest-group DENIED=selftest-denied PRINC="User:CN=$CN"
+    if "$KP" topic "$D" "$T" >"$W/kp.topic" 2>&1 &&
+       "$KP" acl "$D" --add --allow-principal "$PRINC" --producer --consumer \
+         --topic "$T" --group "$G" >"$W/kp.acl" 2>&1; then
+      ok "kafka $v: created topic $T, granted $PRINC produce/consume on it and group $G"
+    else not_ok "kafka $v: topic and ACLs" "$W/kp.topic" "$W/kp.acl"; fi
+    kc "$W/kp.L" -b "$B" "${GOOD[@]}" -L
+    check "kafka $v: metadata lists broker 1 at its TLS port and the granted topic" \
+      kraft_lists "$W/kp.L" "$KPORT" "$T" || sed 's/^/#   /' "$W/kp.L"
+    msg=kp-$v-$RANDOM$RANDOM
+    if printf '%s\n' "$msg" | kc "$W/kp.P" -b "$B" "${GOOD[@]}" -X client.id=selftest-producer -P -t "$T" -p 0; then
+      ok "kafka $v: produced a message (ACL Write)"
+    else not_ok "kafka $v: produce" "$W/kp.P"; fi
+    if kc "$W/kp.C" -b "$B" "${GOOD[@]}" -X client.id=selftest-consumer -G "$G" "$T" -o beginning -e -q &&
+       has_lines "$W/kp.C" "$msg"; then
+      ok "kafka $v: consumed it back in group $G (ACL Read on topic and group)"
+    else not_ok "kafka $v: consume" "$W/kp.C"; fi
+    check "kafka $v: request log names the client ($PRINC for client.id selftest-producer)" \
+      grep -q "\"clientId\":\"selftest-producer\".*\"principal\":\"$PRINC\"" "$D/request.log"
+    refused "$W/kp.denied" 'Topic authorization failed' \
+      -b "$B" "${GOOD[@]}" -X client.id=selftest-denied -C -t "$DENIED" -p 0 -o beginning -e -q & r0=$!
+    refused "$W/kp.nocert" 'handshake failed|certificate required|bad certificate|alert' \
+      -b "$B" "${TLS[@]}" -m 2 -L & r1=$!
+    refused "$W/kp.rogue" 'handshake failed|unknown ca|alert' \
+      -b "$B" "${ROGUE[@]}" -m 2 -L & r2=$!
+    if wait "$r0" &&
+       grep -q "Principal = $PRINC is Denied operation = DESCRIBE .* on resource = Topic:LITERAL:$DENIED " "$D/authorizer.log"; then
+      ok "kafka $v: topic $DENIED without an ACL denied (kcat's error and the authorizer log)"
+    else not_ok "kafka $v: topic without an ACL denied" "$W/kp.denied" "$D/authorizer.log"; fi
+    if wait "$r1"; then
+      ok "kafka $v: client without a certificate refused"
+    else not_ok "kafka $v: client without a certificate refused" "$W/kp.nocert"; fi
+    if wait "$r2" && ! grep -q 'CN=rogue-client' "$D/request.log"; then
+      ok "kafka $v: client with a certificate from another CA refused"
+    else not_ok "kafka $v: client with a certificate from another CA refused" "$W/kp.rogue"; fi
+    t=$EPOCHREALTIME
+    CPORT=$(sed -n 's/^CPORT=//p' "$D/peer.env")
+    if "$KP" stop "$D" >"$W/kp.stop" 2>&1 && no_leftovers "$D" "$KPORT" "$CPORT"; then
+      ok "kafka $v: stopped in $(ms_since "$t") ms, no process or port left"
+    else not_ok "kafka $v: stop" "$W/kp.stop"; fi
+  done
+fi
+
 echo "# total $(ms_since "$T0") ms"
-echo "$pass passed, $fail failed"
+if (( skipped )); then echo "$pass passed, $fail failed, $skipped skipped"
+else echo "$pass passed, $fail failed"; fi
+if (( fail == 0 && KP_SKIPPED == ${#KVERSIONS[@]} )) && [[ ${PEERS// /} == kafka ]]; then
+  exit 77  # every selected peer was skipped: nothing was tested
+fi
 (( fail == 0 ))
