@@ -62,10 +62,10 @@ static int resolve(km_rdkafka *api, void *handle, const void *base, const char *
         void *sym = own_symbol(handle, base, fns[i].name);
 
         if (sym == NULL) {
+            /* the reason first: some bindings give conf_set a 128-byte errstr */
             snprintf(errstr, n,
-                     "kafka-mtls: the librdkafka that loaded the plugin (%s) does not export %s; a program "
-                     "that links librdkafka statically must export its API (e.g. link with -rdynamic)",
-                     path, fns[i].name);
+                     "kafka-mtls: this program's librdkafka does not export %s (link it with "
+                     "-Wl,--export-dynamic-symbol=rd_kafka_* or dynamically): %s", fns[i].name, path);
             return 0;
         }
         /* object and function pointers have one representation on the
