@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# The seed's world (sourced by world.sh and by each scenario): a genuine
+# Apache Kafka broker in KRaft mode (tests/peer/kafka-peer.sh) with one SSL
+# listener requiring client certificates, the standard authorizer, the
+# broker's own principal as super user and ACLs per client principal; one
+# shared keystore directory holding every client's volume, as the seed's
+# named volume does.
+#
+# world.sh exports WORLD_* for the scenarios:
+#   WORLD_VERSION  the broker's Kafka version    WORLD_BOOTSTRAP  127.0.0.1:PORT
+#   WORLD_PEER     the broker's run dir (request.log, authorizer.log)
+#   WORLD_KEYSTORE the shared keystore directory (the seed's /keystore)
+#   WORLD_KAFKA_HOME  the broker's jars (kafka-clients for the Java client)
+#   WORLD_PEER_SCRIPT kafka-peer.sh (topic, acl)
+#   WORLD_COMPAT   the file collecting compatibility rows (client, librdkafka,
+#                  broker, result, how tested), tab-separated
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+: "${KMTLS_PLUGIN:?run through meson test}" "${KMTLS_TOOL:?run through meson test}"
+: "${KMTLS_PEER_DIR:?run through meson test}"
+WORLD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PLUG=(-X "plugin.library.paths=$KMTLS_PLUGIN")
+# The seed's names: its subjects, and the principal string Kafka derives
+# from them (X500Principal.getName(), RFC 2253: the DER order reversed).
+SEED_DN_PREFIX='C=GB,O=UK Home Office,CN=Callisto'
+seed_principal() { echo "User:$SEED_DN_PREFIX $1"; }
+SEED_SUBJECT_TEMPLATE="$SEED_DN_PREFIX \${alias}"
+# The CAs of the fixtures: ca/ (root; the broker trusts only it) and sub/
+# (an intermediate under it, with sub/chain.crt = sub + root).
+CA=(-X "mtls.ca.location=$FX/ca/ca.crt" -X "mtls.ca.key.location=$FX/ca/ca.key"
+    -X "mtls.ca.key.password.file=$FX/ca/ca.pass")
+SUB_CA=(-X "mtls.ca.location=$FX/sub/chain.crt" -X "mtls.ca.key.location=$FX/sub/ca.key"
+        -X "mtls.ca.key.password.file=$FX/sub/ca.pass")
+kc() { timeout -k 5 60 kcat "$@"; }
+
+# served CLIENT_ID PRINCIPAL: the broker completed a request from CLIENT_ID
+# authenticated as PRINCIPAL (request.log: one JSON line per request, with
+# "clientId" and "principal"). The broker logs a request once its response
+# is sent, possibly just after the client saw it: wait up to 10 s.
+served() {
+  local id=$1 principal=$2 i
+  for (( i = 0; i < 200; i++ )); do
+    grep -F "\"clientId\":\"$id\"" "$WORLD_PEER/request.log" 2>/dev/null |
+      grep -qF "\"principal\":\"$principal\"" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+principals_of() {
+  grep -F "\"clientId\":\"$1\"" "$WORLD_PEER/request.log" 2>/dev/null |
+    grep -o '"principal":"[^"]*"' | sort -u | paste -sd' '
+}
+# denied PRINCIPAL OPERATIONS TOPIC: the authorizer logged a denial to
+# PRINCIPAL of one of OPERATIONS (an ERE: a producer is refused Describe in
+# its metadata request before any Write) on TOPIC.
+denied() {
+  local i
+  for (( i = 0; i < 200; i++ )); do
+    grep -F "Principal = $1 is Denied operation = " "$WORLD_PEER/authorizer.log" 2>/dev/null |
+      grep -E "is Denied operation = ($2) from .* on resource = Topic:LITERAL:$3 " >/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# serial_of VOLUME ALIAS: the serial of the volume's certificate (hex, as
+# openssl prints it), read through the provider as any client reads it.
+serial_of() {
+  openssl x509 "${PROV[@]}" -in "keystore:$1" -noout -serial 2>/dev/null | sed 's/^serial=//'
+}
+subject_of() {
+  openssl x509 "${PROV[@]}" -in "keystore:$1" -noout -subject -nameopt RFC2253 2>/dev/null |
+    sed 's/^subject=//'
+}
+# compat CLIENT LIBRDKAFKA RESULT HOW: one row of the compatibility table.
+compat() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "Apache Kafka $WORLD_VERSION (KRaft)" "$3" "$4" >>"$WORLD_COMPAT"
+}
+# msgs PREFIX N: N distinct message lines.
+msgs() { local i; for (( i = 0; i < $2; i++ )); do echo "$1-$i"; done; }
+# got_all FILE PREFIX N: every message PREFIX-0..N-1 is in FILE exactly once.
+got_all() {
+  local i
+  for (( i = 0; i < $3; i++ )); do
+    [[ $(grep -cxF -- "$2-$i" "$1") == 1 ]] || return 1
+  done
+}
+# new_topic NAME [PARTITIONS]: a topic of the scenario's own (seed-* topics
+# are granted by the seed's ACLs).
+new_topic() {
+  local out
+  out=$(env -u LD_PRELOAD "$WORLD_PEER_SCRIPT" topic "$WORLD_PEER" "$1" "${2:-1}" 2>&1) ||
+    { fail "creating topic $1" "$out"; exit 1; }
+}

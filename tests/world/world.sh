@@ -1,0 +1,78 @@
+#!/bin/bash
+# world.sh VERSION: the seed's world against a genuine Apache Kafka VERSION
+# (3.3.2, the seed's; 4.4.0, the newest), then every scenario in
+# tests/world/scenarios/ against it, each named by the behaviour it proves.
+#
+# The broker (tests/peer/kafka-peer.sh, installed from Maven Central into
+# the cache on first use): KRaft, SSL://127.0.0.1:PORT with
+# ssl.client.auth=required, StandardAuthorizer with
+# allow.everyone.if.no.acl.found=false, super.users = the broker's own
+# principal User:C=GB,O=UK Home Office,CN=Callisto kafka (its certificate
+# is made here, signed by the fixtures' root CA, the only CA it trusts).
+# ACLs, as the seed grants them, per client principal: kafka-producer may
+# write the topics seed-*, kafka-consumer may read them (groups seed-*);
+# other-topic is nobody's.
+# Env from meson: KMTLS_PLUGIN, KMTLS_TOOL, KMTLS_PEER_DIR, KMTLS_WORLD_OUT
+# (where the compatibility rows go), and lib.sh's.
+. "$(dirname "$0")/lib.sh"
+trap 'exit 130' INT
+trap 'exit 143' TERM
+VERSION=${1:?usage: world.sh KAFKA_VERSION}
+T0=$(date +%s%N)
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+PEER=$KMTLS_PEER_DIR/kafka-peer.sh
+out=$(timeout -k 10 900 env -u LD_PRELOAD "$PEER" fetch "$VERSION" 2>&1); rc=$?
+if (( rc != 0 )); then fail "installing Apache Kafka $VERSION from Maven Central (rc=$rc)" "$out"; exit 1; fi
+KAFKA_HOME=$(tail -n 1 <<<"$out")
+
+# ---- the broker's certificate: the seed's subject, IP SAN for 127.0.0.1
+mkdir -p "$WORK/broker"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/broker/broker.key" 2>/dev/null
+openssl req -new -key "$WORK/broker/broker.key" -subj "/CN=Callisto kafka/O=UK Home Office/C=GB" \
+  -out "$WORK/broker/broker.csr"
+printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' \
+  >"$WORK/broker/ext"
+openssl x509 -req -in "$WORK/broker/broker.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/ca/ca.key" \
+  -passin "file:$FX/ca/ca.pass" -days 30 -set_serial "0x$(openssl rand -hex 16)" -sha256 \
+  -extfile "$WORK/broker/ext" -out "$WORK/broker/broker.crt" 2>/dev/null ||
+  { fail "making the broker's certificate"; exit 1; }
+
+# ---- start it (stopped on exit, even by SIGKILL: lib.sh's watchdog)
+export KAFKA_VERSION=$VERSION
+PEER_CERT=$WORK/broker/broker.crt PEER_KEY=$WORK/broker/broker.key start_peer_in kafka 1 "Apache Kafka $VERSION"
+super=$(sed -n 's/^SUPER_USER //p' "$WORK/kafka.out")
+started=$(sed -n 's/^STARTED_MS //p' "$WORK/kafka.out")
+if [[ $super == "$(seed_principal kafka)" ]]; then
+  ok "Apache Kafka $VERSION (KRaft) at $B in ${started} ms; super user $super"
+else fail "the broker's principal is '$super', not the seed's" "$(cat "$WORK/kafka.out")"; exit 1; fi
+
+# ---- topics and the seed's ACLs
+admin() { out=$(env -u LD_PRELOAD "$PEER" "$@" 2>&1) || { fail "kafka-peer.sh $1 $3" "$out"; exit 1; }; }
+admin topic "$WORK/kafka" seed-topic 3
+admin topic "$WORK/kafka" other-topic 1
+admin acl "$WORK/kafka" --add --allow-principal "$(seed_principal kafka-producer)" \
+  --operation Write --operation Describe --resource-pattern-type prefixed --topic seed-
+admin acl "$WORK/kafka" --add --allow-principal "$(seed_principal kafka-consumer)" \
+  --operation Read --operation Describe --resource-pattern-type prefixed --topic seed- --group seed-
+ok "topics seed-topic, other-topic; ACLs for $(seed_principal kafka-producer) and ...kafka-consumer"
+
+export WORLD_VERSION=$VERSION WORLD_BOOTSTRAP=$B WORLD_PEER=$WORK/kafka WORLD_KAFKA_HOME=$KAFKA_HOME
+export WORLD_PEER_SCRIPT=$PEER
+export WORLD_KEYSTORE=$WORK/keystore
+export WORLD_COMPAT=${KMTLS_WORLD_OUT:-$WORK}/compat-$VERSION.tsv
+mkdir -p -m 700 "$WORLD_KEYSTORE"
+mkdir -p "$(dirname "$WORLD_COMPAT")" && : >"$WORLD_COMPAT"
+echo "# broker up and granted in $(ms_since "$T0") ms"
+
+# ---- the scenarios, each a process of its own with its own work dir
+for s in ${WORLD_SCENARIOS:-$WORLD_HERE/scenarios}/*.sh; do
+  name=$(basename "$s" .sh)
+  t=$(date +%s%N)
+  out=$(bash "$s" 2>&1 {WATCHDOG}>&-); rc=$?
+  sed 's/^/    /' <<<"$out"
+  if (( rc == 0 )); then ok "$name ($(ms_since "$t") ms)"
+  elif (( rc == 77 )); then echo "skip - $name: $(tail -n 1 <<<"$out")"
+  else fail "$name (rc=$rc)"; fi
+done
+echo "# total $(ms_since "$T0") ms (before stopping Kafka)"
