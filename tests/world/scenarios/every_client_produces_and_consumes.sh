@@ -88,6 +88,18 @@ if py=$("$CLIENTS/python-venv.sh" build 2>"$WORK/venv.log"); then
   through "$NAME" "$rdk (bundled)" \
     "${pyc[@]}" -X "client.id=$T-p" -produce 5 -topic "$T" -prefix "$P" "$WORK/producer.properties" -- \
     "${pyc[@]}" -X "client.id=$T-c" -consume 5 -topic "$T" -group "$G" "$WORK/consumer.properties"
+  # a machine without Debian's librdkafka: in a mount namespace of its own
+  # the file is made unloadable (/dev/null bound over it)
+  deb=$(readlink -f "$(ldconfig -p | awk '/librdkafka\.so\.1 /{print $NF; exit}')" 2>/dev/null)
+  if [[ -f $deb ]] && unshare -m true 2>/dev/null; then
+    hide=(unshare -m bash -c 'mount --bind /dev/null "$0" && exec "$@"' "$deb")
+    if ! "${hide[@]}" "${pyc[@]}" -preload-system-librdkafka -version >/dev/null 2>&1; then
+      NAME="confluent-kafka-python $ver (PyPI wheel), Debian's librdkafka absent"; client py0
+      through "$NAME" "$rdk (bundled)" \
+        "${hide[@]}" "${pyc[@]}" -X "client.id=$T-p" -produce 5 -topic "$T" -prefix "$P" "$WORK/producer.properties" -- \
+        "${hide[@]}" "${pyc[@]}" -X "client.id=$T-c" -consume 5 -topic "$T" -group "$G" "$WORK/consumer.properties"
+    else fail "hiding $deb in a mount namespace did not make it unloadable"; fi
+  else echo "# no Debian librdkafka to hide, or no mount namespaces here: the wheel alone ran above"; fi
   if "${pyc[@]}" -preload-system-librdkafka -version | grep -q '^loaded .*/librdkafka\.so\.1'; then
     NAME="confluent-kafka-python $ver (PyPI wheel) + Debian librdkafka.so.1 in the process"; client py2
     through "$NAME" "$rdk (bundled) beside 2.0.2" \
