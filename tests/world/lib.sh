@@ -72,7 +72,7 @@ subject_of() {
 }
 # compat CLIENT LIBRDKAFKA RESULT HOW: one row of the compatibility table.
 compat() {
-  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "Apache Kafka $WORLD_VERSION (KRaft)" "$3" "$4" >>"$WORLD_COMPAT"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$WORLD_VERSION" "$3" "$4" >>"$WORLD_COMPAT"
 }
 # msgs PREFIX N: N distinct message lines.
 msgs() { local i; for (( i = 0; i < $2; i++ )); do echo "$1-$i"; done; }

@@ -44,7 +44,7 @@ java_client() {
 out=$(java_client "$WORK/kafka-producer.properties" produce "$topic" 5 java); rc=$?
 if (( rc == 0 )) && [[ $out == "sent 5" ]] && served "java-kafka-producer-$topic" "$(seed_principal kafka-producer)"; then
   ok "Java KafkaProducer (kafka-clients $WORLD_VERSION) with the seed's properties: sent 5 as $(seed_principal kafka-producer)"
-  compat "Java KafkaProducer/KafkaConsumer, kafka-clients $WORLD_VERSION (no plugin: reads the plugin's volume)" "-" works \
+  compat "Java KafkaProducer/KafkaConsumer (kafka-clients of the broker's version; no plugin: reads the plugin's volume)" "-" works \
     "produce 5 + group consume 5 with the seed's properties; broker principals asserted"
 else fail "Java producer (rc=$rc)" "$out
 $(tail -n 20 "$WORK/java.err")"; fi
