@@ -1,0 +1,19 @@
+/* A certificate's facts as text and numbers, the same everywhere they are
+ * shown or compared: serial, validity dates, names. */
+#ifndef KMTLS_X509_H
+#define KMTLS_X509_H
+
+#include <stddef.h>
+#include <time.h>
+#include <openssl/types.h>
+
+/* The serial in hex, as openssl prints it ("?" if it cannot be read). */
+void km_serial_hex(const X509 *x, char *buf, size_t n);
+/* A validity date as a time_t. 1, or 0 if it cannot be read. */
+int km_time_of(const ASN1_TIME *t, time_t *out);
+/* A validity date as openssl prints it ("Feb 25 21:57:00 2026 GMT"), "" if unreadable. */
+void km_time_text(const ASN1_TIME *t, char *buf, size_t n);
+/* A name in RFC 2253 form ("CN=a,O=b"), "" if it cannot be printed. */
+void km_name_text(const X509_NAME *name, char *buf, size_t n);
+
+#endif

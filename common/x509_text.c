@@ -1,0 +1,58 @@
+/* kmtls/x509.h: libcrypto's printers into fixed buffers. */
+#include <stdio.h>
+#include <time.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "kmtls/x509.h"
+
+/* What was printed into b, NUL-terminated in buf. */
+static void bio_text(BIO *b, char *buf, size_t n)
+{
+    int len = b != NULL ? BIO_read(b, buf, (int)n - 1) : 0;
+
+    buf[len > 0 ? len : 0] = '\0';
+}
+
+void km_serial_hex(const X509 *x, char *buf, size_t n)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+    snprintf(buf, n, "%s", hex != NULL ? hex : "?");
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+int km_time_of(const ASN1_TIME *t, time_t *out)
+{
+    struct tm tm;
+
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+        return 0;
+    *out = timegm(&tm);
+    return 1;
+}
+
+void km_time_text(const ASN1_TIME *t, char *buf, size_t n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+
+    buf[0] = '\0';
+    if (b != NULL && ASN1_TIME_print(b, t) > 0)
+        bio_text(b, buf, n);
+    BIO_free(b);
+}
+
+void km_name_text(const X509_NAME *name, char *buf, size_t n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+
+    buf[0] = '\0';
+    if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
+        bio_text(b, buf, n);
+    BIO_free(b);
+}
