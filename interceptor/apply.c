@@ -42,11 +42,6 @@ static int is_set(const km_settings *s, const rd_kafka_conf_t *conf, const char 
     return s->rdk->conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && size > 1;
 }
 
-static const char *source_property(const km_settings *s)
-{
-    return s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
-}
-
 /* The application's own TLS material and ours cannot both apply. */
 static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, int with_ca,
                            char *errstr, size_t errstr_size)
@@ -60,7 +55,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s=%s "
                      "supplies the client key and certificate; remove one of them%s", mine[i],
-                     source_property(s), s->volume ? s->volume : s->keystore,
+                     km_settings_source_property(s), km_settings_source(s),
                      strcmp(mine[i], "ssl.keystore.location") == 0
                          ? " (or set plugin.library.paths first, so the plugin reads ssl.keystore.location)"
                          : "");
@@ -71,7 +66,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s "
                      "supplies the trusted CA certificates; remove one of them", ca[i],
-                     s->truststore ? "ssl.truststore.location" : source_property(s));
+                     s->truststore ? "ssl.truststore.location" : km_settings_source_property(s));
             return 0;
         }
     return 1;
@@ -203,7 +198,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
          (!s->no_hostname_check ||
           set(conf, s, "ssl.endpoint.identification.algorithm", "none", errstr, errstr_size)) &&
          upgrade_protocol(conf, s, errstr, errstr_size);
-    if (ok && !km_renewer_start(rk, s, b.leaf_cert))
+    if (ok && !km_renewer_start(rk, s, &b))
         s->rdk->log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
                                           "renewal happens at client creation only");
     km_pem_bundle_clear(&b);

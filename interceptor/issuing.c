@@ -3,36 +3,28 @@
  * of the volume: only a volume that needs a certificate takes the lock,
  * looks again (another process may have issued meanwhile) and issues.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <openssl/crypto.h>
 
-#include "files.h"
-#include "issuer.h"
 #include "issuing.h"
 #include "kafka-mtls.h"
+#include "keysource.h"
+#include "kmtls/files.h"
+#include "kmtls/issuer.h"
 
 int km_is_issuer(const km_settings *s)
 {
     return s->ca_cert != NULL && s->ca_key != NULL;
 }
 
-static const char *volume_of(const km_settings *s)
-{
-    return s->volume != NULL ? s->volume : s->keystore;
-}
-
-static const char *source_property(const km_settings *s)
-{
-    return s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
-}
-
 /* Reads an optional password file into out (NULL path: nothing). */
 static int optional_password(const char *path, km_secret *out, km_status *st)
 {
-    return path == NULL || km_read_password_file(path, KAFKA_MTLS_R_PASSWORD_FILE, out, st);
+    return path == NULL || km_read_password_at(AT_FDCWD, path, path, KAFKA_MTLS_R_PASSWORD_FILE, 0, out, st);
 }
 
 /* With the volume lock held, check saying why it needs a certificate. */
@@ -40,7 +32,7 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
                         char *errstr, size_t n)
 {
     OSSL_LIB_CTX *libctx = km_keysource_libctx();
-    const char *vol = volume_of(s);
+    const char *vol = km_settings_source(s);
     km_secret ca_pw = { 0 }, store_pw = { 0 };
     km_issue_request rq = { 0 };
     km_issue_result res;
@@ -69,7 +61,7 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.renewing = check->leaf; /* its subject and SANs are kept unless configured */
     if (!km_issue(&rq, &res, &st)) {
         snprintf(errstr, n, "kafka-mtls: issuing a certificate into %s=%s failed: %s",
-                 source_property(s), vol, st.msg);
+                 km_settings_source_property(s), vol, st.msg);
         goto done;
     }
     snprintf(issued, issued_size, "kafka-mtls: %s %s for %s (serial %s) into %s%s%s",
@@ -96,9 +88,9 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
     }
     issued[0] = '\0';
     /* another process may have got there first; a volume of another CA is not ours to replace */
-    if (!km_volume_claim(km_keysource_libctx(), volume_of(s), s->alias, s->ca_cert, &rb, 0, &check, &fd, &st)) {
+    if (!km_volume_claim(km_keysource_libctx(), km_settings_source(s), s->alias, s->ca_cert, &rb, 0, &check, &fd, &st)) {
         km_vol_check_clear(&check);
-        snprintf(errstr, n, "kafka-mtls: %s: %s", source_property(s), st.msg);
+        snprintf(errstr, n, "kafka-mtls: %s: %s", km_settings_source_property(s), st.msg);
         return 0;
     }
     ok = fd < 0 || issue_locked(s, &check, issued, issued_size, errstr, n);
@@ -128,9 +120,9 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         return 0;
     }
     /* a volume not made yet is made by the issuer */
-    if (issuer && stat(volume_of(s), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+    if (issuer && stat(km_settings_source(s), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
         snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file",
-                 source_property(s), volume_of(s));
+                 km_settings_source_property(s), km_settings_source(s));
         return 0;
     }
     if (km_keysource_load(s, issuer, b, &reason, errstr, n)) {
@@ -145,7 +137,8 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             }
             snprintf(errstr, n, "kafka-mtls: %s=%s: the client certificate %s expired on %s "
                      "(or is not yet valid); renew the volume or configure mtls.ca.location and "
-                     "mtls.ca.key.location", source_property(s), volume_of(s), b->subject, b->not_after);
+                     "mtls.ca.key.location", km_settings_source_property(s), km_settings_source(s), b->subject,
+                     b->not_after);
             km_pem_bundle_clear(b);
             return 0;
         }

@@ -13,117 +13,36 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/provider.h>
-#include <openssl/store.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "kafka-mtls.h"
 #include "keysource.h"
+#include "kmtls/provider.h"
 #include "material_cache.h"
-#include "provider.h"
-#include "store_read.h"
 
-static OSSL_LIB_CTX *libctx;
+static kmtls_libctx *process_libctx;
 static pthread_once_t libctx_once = PTHREAD_ONCE_INIT;
 
 /* Lives as long as the process: the plugin is never unloaded (-z nodelete). */
 static void libctx_init(void)
 {
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-
-    if (ctx == NULL)
-        return;
-    if (!OSSL_PROVIDER_add_builtin(ctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
-        OSSL_PROVIDER_load(ctx, KAFKA_MTLS_PROVIDER_NAME) == NULL ||
-        OSSL_PROVIDER_load(ctx, "default") == NULL) {
-        OSSL_LIB_CTX_free(ctx);
-        return;
-    }
-    libctx = ctx;
+    process_libctx = kmtls_libctx_new();
 }
 
 /* One OSSL_STORE pass, with the passwords the application configured. */
-static int load_uri(const char *uri, const char *password, const char *key_password,
-                    km_loaded *out, int *reason, char *msg, size_t size)
+static int load_uri(const char *uri, const char *password, const char *key_password, kmtls_loaded *out,
+                    int *reason, char *msg, size_t size)
 {
-    OSSL_PARAM params[3], *p = params;
+    OSSL_PARAM params[3];
+    kmtls_query q = { .uri = uri, .params = kmtls_password_params(params, password, key_password) };
 
-    if (password != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_PASSWORD, (void *)password, strlen(password));
-    if (key_password != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_KEY_PASSWORD, (void *)key_password,
-                                                 strlen(key_password));
-    *p = OSSL_PARAM_construct_end();
-    if (km_store_load_ex(libctx, uri, 0, params, out, msg, size))
+    if (kmtls_store_load(process_libctx->libctx, &q, out))
         return 1;
     *reason = out->reason;
+    snprintf(msg, size, "%s", out->msg);
     return 0;
-}
-
-static char *bio_to_string(BIO *b, size_t *len)
-{
-    BUF_MEM *bm;
-    char *s;
-
-    if (BIO_get_mem_ptr(b, &bm) <= 0 || (s = OPENSSL_malloc(bm->length + 1)) == NULL)
-        return NULL;
-    memcpy(s, bm->data, bm->length);
-    s[bm->length] = '\0';
-    if (len != NULL)
-        *len = bm->length;
-    return s;
-}
-
-static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    int ok = b != NULL;
-
-    for (int i = from; ok && i < to; i++)
-        ok = PEM_write_bio_X509(b, sk_X509_value(certs, i));
-    if (ok)
-        s = bio_to_string(b, NULL);
-    BIO_free(b);
-    return s;
-}
-
-static int to_pem(km_loaded *ks, km_loaded *ts, km_pem_bundle *b)
-{
-    BIO *kb = BIO_new(BIO_s_secmem());
-    X509 *leaf = sk_X509_value(ks->certs, 0);
-    int n = sk_X509_num(ks->certs), ok;
-
-    /* A root at the end of the chain is not sent: the peer has it or the
-     * handshake fails anyway. What is left beyond the leaf goes through a
-     * chain file (librdkafka < 2.8 sends only the leaf of a PEM). */
-    if (n > 1 && X509_check_issued(sk_X509_value(ks->certs, n - 1), sk_X509_value(ks->certs, n - 1)) ==
-                     X509_V_OK)
-        n--;
-
-    ok = kb != NULL && PEM_write_bio_PrivateKey(kb, ks->key, NULL, NULL, 0, NULL, NULL) &&
-         (b->key = bio_to_string(kb, &b->key_len)) != NULL &&
-         (b->leaf = certs_pem(ks->certs, 0, 1)) != NULL &&
-         (n < 2 || (b->chain = certs_pem(ks->certs, 0, n)) != NULL) &&
-         (sk_X509_num(ts->certs) <= 0 ||
-          (b->trusted = certs_pem(ts->certs, 0, sk_X509_num(ts->certs))) != NULL);
-    BIO_free(kb);
-    if (ok && X509_up_ref(leaf))
-        b->leaf_cert = leaf;
-    if (ok) {
-        BIO *m = BIO_new(BIO_s_mem());
-
-        X509_NAME_oneline(X509_get_subject_name(leaf), b->subject, sizeof(b->subject));
-        if (m != NULL && ASN1_TIME_print(m, X509_get0_notAfter(leaf)) > 0) {
-            int len = BIO_read(m, b->not_after, sizeof(b->not_after) - 1);
-            b->not_after[len > 0 ? len : 0] = '\0';
-        }
-        BIO_free(m);
-    }
-    return ok;
 }
 
 static double now_ms(void)
@@ -202,18 +121,17 @@ static void wait_for_change(int fd, int timeout_ms)
 OSSL_LIB_CTX *km_keysource_libctx(void)
 {
     pthread_once(&libctx_once, libctx_init);
-    return libctx;
+    return process_libctx != NULL ? process_libctx->libctx : NULL;
 }
 
 static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
                      char *errstr, size_t errstr_size, km_cache_key *cache_key)
 {
-    const char *source = s->volume != NULL ? s->volume : s->keystore;
-    const char *prop = s->volume != NULL ? KAFKA_MTLS_PROP_VOLUME : "ssl.keystore.location";
+    const char *source = km_settings_source(s), *prop = km_settings_source_property(s);
     const char *trust = s->truststore != NULL ? s->truststore : source;
     const char *trust_pw = s->truststore != NULL ? s->truststore_password : s->keystore_password;
-    char ks_uri[8192], ts_uri[8192], msg[600];
-    km_loaded ks = { 0 }, ts = { 0 };
+    char ks_uri[8192], ts_uri[8192], msg[640];
+    kmtls_loaded ks = { 0 }, ts = { 0 };
     double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
 
@@ -225,9 +143,9 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
     }
     if (km_cache_get(cache_key, out))
         return 1;
-    km_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
-    km_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
-                 s->password_file);
+    kmtls_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
+    kmtls_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
+                    s->password_file);
     for (;;) {
         if (load_uri(ks_uri, s->keystore_password, s->key_password, &ks, &reason, msg, sizeof(msg))) {
             ok = 1;
@@ -268,15 +186,14 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
         *reason_out = reason;
         goto done;
     }
-    if (!to_pem(&ks, &ts, out)) {
+    if (!km_pem_bundle_make(ks.key, ks.certs, ts.certs, out)) {
         snprintf(errstr, errstr_size, "kafka-mtls: out of memory converting the key material");
-        km_pem_bundle_clear(out);
         goto done;
     }
     done = 1;
 done:
-    km_loaded_clear(&ks);
-    km_loaded_clear(&ts);
+    kmtls_loaded_clear(&ks);
+    kmtls_loaded_clear(&ts);
     return done;
 }
 
@@ -305,14 +222,4 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         if (ok)
             km_pem_bundle_clear(out);
     }
-}
-
-void km_pem_bundle_clear(km_pem_bundle *b)
-{
-    OPENSSL_clear_free(b->key, b->key_len + 1);
-    OPENSSL_free(b->leaf);
-    OPENSSL_free(b->chain);
-    OPENSSL_free(b->trusted);
-    X509_free(b->leaf_cert);
-    memset(b, 0, sizeof(*b));
 }

@@ -4,18 +4,9 @@
 
 #include <stddef.h>
 #include <openssl/types.h>
-#include "settings.h"
 
-typedef struct km_pem_bundle {
-    char *key;        /* PKCS#8 PEM, secret: cleansed on clear */
-    size_t key_len;
-    char *leaf;       /* leaf certificate PEM */
-    char *chain;      /* leaf + intermediates PEM; NULL when the leaf is all */
-    char *trusted;    /* trusted CA certificates PEM; NULL when none */
-    X509 *leaf_cert;  /* for expiry decisions */
-    char subject[256];
-    char not_after[32];
-} km_pem_bundle;
+#include "pem_bundle.h"
+#include "settings.h"
 
 /*
  * Loads key, chain and trusted certificates from the configured source,
@@ -26,8 +17,8 @@ typedef struct km_pem_bundle {
 int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason,
                       char *errstr, size_t errstr_size);
 
-/* The private library context holding the built-in provider and default. */
+/* The private library context holding the built-in provider and default
+ * (kmtls_libctx_new, once, for the process); NULL if it cannot be made. */
 OSSL_LIB_CTX *km_keysource_libctx(void);
-void km_pem_bundle_clear(km_pem_bundle *b);
 
 #endif

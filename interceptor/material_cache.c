@@ -1,8 +1,9 @@
 /*
  * The per-process cache behind km_cache_get/put. The key is a SHA-256 over
- * the configuration and over the provider's fingerprints (stat(2) data) of
- * every file the material can come from, so the cache can never serve
- * material older than the volume.
+ * the configuration and over the fingerprints (stat(2) data, the scheme
+ * the provider pins volumes with: kmtls/fingerprint.h) of every file the
+ * material can come from, so the cache can never serve material older
+ * than the volume.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -13,8 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "kmtls/fingerprint.h"
 #include "material_cache.h"
-#include "volume.h"
 
 #define SLOTS 8
 
@@ -37,9 +38,9 @@ static void feed_str(EVP_MD_CTX *md, const char *s)
         EVP_DigestUpdate(md, s, strlen(s) + 1);
 }
 
-/* The identity of path's files as the provider sees it (km_volume_fingerprint:
- * a directory, its entries and ..data); with beside, for a store file, its
- * directory's too (ALIAS_creds appears beside it). */
+/* The identity of path's files (km_fingerprint: a directory, its entries
+ * and ..data); with beside, for a store file, its directory's too
+ * (ALIAS_creds appears beside it). */
 static void feed_files(EVP_MD_CTX *md, const char *path, int beside)
 {
     unsigned long long fp[2] = { 0, 0 };
@@ -50,12 +51,12 @@ static void feed_files(EVP_MD_CTX *md, const char *path, int beside)
     feed_str(md, path);
     if (path == NULL)
         return;
-    fp[0] = km_volume_fingerprint(path);
+    fp[0] = km_fingerprint(path);
     snprintf(dir, sizeof(dir), "%s", path);
     if (beside && !(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) && (slash = strrchr(dir, '/')) != NULL &&
         slash != dir) {
         *slash = '\0';
-        fp[1] = km_volume_fingerprint(dir);
+        fp[1] = km_fingerprint(dir);
     }
     EVP_DigestUpdate(md, fp, sizeof(fp));
 }
@@ -74,42 +75,12 @@ static int cache_key(const km_settings *s, unsigned char key[32])
         feed_str(md, s->keystore_password);
         feed_str(md, s->key_password);
         feed_str(md, s->truststore_password);
-        feed_files(md, s->volume != NULL ? s->volume : s->keystore, 1);
+        feed_files(md, km_settings_source(s), 1);
         feed_files(md, s->truststore, 1);
         feed_files(md, s->password_file, 0);
         ok = EVP_DigestFinal_ex(md, key, NULL);
     }
     EVP_MD_CTX_free(md);
-    return ok;
-}
-
-static char *dup_or_null(const char *s, int *ok)
-{
-    char *d = s != NULL ? OPENSSL_strdup(s) : NULL;
-
-    if (s != NULL && d == NULL)
-        *ok = 0;
-    return d;
-}
-
-static int bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
-{
-    int ok = 1;
-
-    memset(dst, 0, sizeof(*dst));
-    if ((dst->key = OPENSSL_malloc(src->key_len + 1)) == NULL)
-        return 0;
-    memcpy(dst->key, src->key, src->key_len + 1);
-    dst->key_len = src->key_len;
-    dst->leaf = dup_or_null(src->leaf, &ok);
-    dst->chain = dup_or_null(src->chain, &ok);
-    dst->trusted = dup_or_null(src->trusted, &ok);
-    if (src->leaf_cert != NULL && X509_up_ref(src->leaf_cert))
-        dst->leaf_cert = src->leaf_cert;
-    memcpy(dst->subject, src->subject, sizeof(dst->subject));
-    memcpy(dst->not_after, src->not_after, sizeof(dst->not_after));
-    if (!ok)
-        km_pem_bundle_clear(dst);
     return ok;
 }
 
@@ -130,7 +101,7 @@ int km_cache_get(const km_cache_key *key, km_pem_bundle *out)
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < SLOTS && !hit; i++)
         if (slots[i].used && CRYPTO_memcmp(slots[i].key, key->digest, sizeof(key->digest)) == 0)
-            hit = bundle_copy(out, &slots[i].b);
+            hit = km_pem_bundle_copy(out, &slots[i].b);
     pthread_mutex_unlock(&lock);
     return hit;
 }
@@ -149,7 +120,7 @@ void km_cache_put(const km_cache_key *key, const km_pem_bundle *b)
         e = &slots[next_slot++ % SLOTS];
     if (e->used)
         km_pem_bundle_clear(&e->b);
-    e->used = bundle_copy(&e->b, b);
+    e->used = km_pem_bundle_copy(&e->b, b);
     memcpy(e->key, key->digest, sizeof(key->digest));
     pthread_mutex_unlock(&lock);
 }

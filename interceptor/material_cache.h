@@ -2,7 +2,7 @@
 #ifndef KMTLS_MATERIAL_CACHE_H
 #define KMTLS_MATERIAL_CACHE_H
 
-#include "keysource.h"
+#include "pem_bundle.h"
 #include "settings.h"
 
 /*

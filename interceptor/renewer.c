@@ -8,13 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/asn1.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "issuer.h"
 #include "issuing.h"
 #include "keysource.h"
+#include "kmtls/issuer.h"
 #include "renewer.h"
 
 #define PLUGIN_NAME "kafka-mtls"
@@ -57,9 +56,7 @@ static void log_line(km_renewer *r, int level, const char *line)
 static time_t volume_window(km_renewer *r, km_vol_state *state)
 {
     km_vol_check c;
-    const char *vol = r->s->volume != NULL ? r->s->volume : r->s->keystore;
-
-    *state = km_volume_check(km_keysource_libctx(), vol, r->s->alias, r->s->ca_cert, &r->rb,
+    *state = km_volume_check(km_keysource_libctx(), km_settings_source(r->s), r->s->alias, r->s->ca_cert, &r->rb,
                              time(NULL), &c);
     km_vol_check_clear(&c);
     return c.window_start;
@@ -128,27 +125,22 @@ static rd_kafka_resp_err_t stop(rd_kafka_t *rk, void *opaque)
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const X509 *in_use)
+int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *in_use)
 {
     km_renewer *r = OPENSSL_zalloc(sizeof(*r));
     char err[256];
-    BIO *m;
 
     if (r == NULL || (r->s = km_settings_dup(s)) == NULL ||
         !km_renew_before_parse(s->renew_before, &r->rb, err, sizeof(err)) ||
-        km_renewal_state(in_use, &r->rb, time(NULL), &r->in_use_window) < 0) {
+        km_renewal_state(in_use->leaf_cert, &r->rb, time(NULL), &r->in_use_window) < 0) {
         if (r != NULL)
             km_settings_free(r->s);
         OPENSSL_free(r);
         return 0;
     }
     r->rk = rk;
-    X509_NAME_oneline(X509_get_subject_name(in_use), r->in_use_subject, sizeof(r->in_use_subject));
-    if ((m = BIO_new(BIO_s_mem())) != NULL && ASN1_TIME_print(m, X509_get0_notAfter(in_use)) > 0) {
-        int len = BIO_read(m, r->in_use_not_after, sizeof(r->in_use_not_after) - 1);
-        r->in_use_not_after[len > 0 ? len : 0] = '\0';
-    }
-    BIO_free(m);
+    snprintf(r->in_use_subject, sizeof(r->in_use_subject), "%s", in_use->subject);
+    snprintf(r->in_use_not_after, sizeof(r->in_use_not_after), "%s", in_use->not_after);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {

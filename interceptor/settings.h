@@ -1,9 +1,11 @@
-/* The plugin's per-configuration state: the properties it claimed. */
+/* The plugin's per-configuration state: the properties it claimed
+ * (settings.c keeps the table of them). */
 #ifndef KMTLS_SETTINGS_H
 #define KMTLS_SETTINGS_H
 
 #include <stddef.h>
 #include <librdkafka/rdkafka.h>
+
 #include "rdkafka_host.h"
 
 typedef struct km_settings {
@@ -47,6 +49,11 @@ void km_settings_free(km_settings *s);
  */
 rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
                                     char *errstr, size_t errstr_size);
+
+/* The key source: mtls.volume, else ssl.keystore.location (NULL: neither),
+ * and the name of the property that set it, for messages. */
+const char *km_settings_source(const km_settings *s);
+const char *km_settings_source_property(const km_settings *s);
 
 /* Remembers KAFKA_MTLS_VOLUME (checked only if it ends up being used). */
 int km_settings_from_env(km_settings *s);

@@ -28,9 +28,9 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "jks_protect.h"
 #include "kafka-mtls.h"
-#include "jks.h"
-#include "keystore.h"
+#include "readers.h"
 
 #define JKS_MAGIC   0xFEEDFEEDu
 #define JCEKS_MAGIC 0xCECECECEu
@@ -42,8 +42,6 @@ enum { TAG_PRIVATE_KEY = 1, TAG_TRUSTED_CERT = 2, TAG_SECRET_KEY = 3 };
  * Bounds a declared entry count by what the file can possibly hold. */
 #define MIN_ENTRY_LEN (4 + 2 + 8 + 4)
 #define MIN_CERT_LEN 4
-
-
 
 /* ---- bounds-checked big-endian reader ---------------------------------- */
 
@@ -103,7 +101,8 @@ static int rd_utf(reader *r, const unsigned char **s, size_t *n)
 
 typedef struct jks_ctx {
     OSSL_LIB_CTX *libctx;
-    const char *path, *format;
+    const char *path, *format; /* format: the name of id, for messages */
+    km_format id;
     km_status *st;
     uint32_t version;
     km_keystore *ks;        /* NULL in the framing pass, the target in the decode pass */
@@ -282,7 +281,7 @@ static int read_entry(jks_ctx *c, reader *r, uint32_t entry)
     if (!rd_uint(r, 4, &tag) || !rd_utf(r, &alias_raw, &alias_len)
         || !rd_uint(r, 8, &timestamp))
         return truncated(c, entry);
-    if (tag == TAG_SECRET_KEY && strcmp(c->format, "JCEKS") == 0)
+    if (tag == TAG_SECRET_KEY && c->id == KM_FORMAT_JCEKS)
         return secret_key_entry(c, alias_raw, alias_len);
     if (tag != TAG_PRIVATE_KEY && tag != TAG_TRUSTED_CERT)
         return km_fail(c->st, KAFKA_MTLS_R_CORRUPT,
@@ -346,7 +345,8 @@ static int read_header(jks_ctx *c, reader *r, uint32_t *count)
     if (magic != JKS_MAGIC && magic != JCEKS_MAGIC)
         return km_fail(c->st, KAFKA_MTLS_R_UNSUPPORTED_FORMAT,
                        "%s: not a JKS or JCEKS keystore (magic %08x)", c->path, (unsigned)magic);
-    c->format = magic == JKS_MAGIC ? "JKS" : "JCEKS";
+    c->id = magic == JKS_MAGIC ? KM_FORMAT_JKS : KM_FORMAT_JCEKS;
+    c->format = km_format_name(c->id);
     if (!rd_u32(r, &c->version) || !rd_u32(r, count))
         return km_fail(c->st, KAFKA_MTLS_R_CORRUPT, "%s: truncated %s file (header)",
                        c->path, c->format);
@@ -400,7 +400,8 @@ static int verify_store(jks_ctx *c, const unsigned char *buf, size_t len, uint32
 int km_read_jks(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
                 const km_secret *password, km_keystore *ks, km_status *st)
 {
-    jks_ctx c = { .libctx = libctx, .path = ks->path, .format = "JKS", .st = st };
+    jks_ctx c = { .libctx = libctx, .path = ks->path, .format = km_format_name(KM_FORMAT_JKS), .id = KM_FORMAT_JKS,
+                  .st = st };
     reader r = { buf, len, 0 };
     uint32_t count = 0;
     int ok = 0;
@@ -420,15 +421,14 @@ int km_read_jks(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
     c.ks = ks;
     ok = read_entries(&c, &r, count);
     if (ok)
-        ks->format = c.format;
+        ks->format = c.id;
 end:
     ERR_pop_to_mark();
     return ok;
 }
 
 int km_decrypt_jks_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key_entry *key,
-                       const km_secret *password, unsigned char **der, size_t *der_len,
-                       km_status *st)
+                       const km_secret *password, unsigned char **der, size_t *der_len, km_status *st)
 {
     const char *alias = key->alias != NULL ? key->alias : "";
     const char *why = "";

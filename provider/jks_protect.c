@@ -15,8 +15,8 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "jks_protect.h"
 #include "kafka-mtls.h"
-#include "jks.h"
 
 #define JKS_KEY_OID   "1.3.6.1.4.1.42.2.17.1.1"  /* Sun JKS key protector */
 #define JCEKS_KEY_OID "1.3.6.1.4.1.42.2.19.1"    /* PBEWithMD5AndTripleDES */

@@ -1,15 +1,13 @@
-/*
- * Iteration counts come from the file: a hostile volume could ask for
- * billions of PBKDF2 rounds and stall every client start. Counts are
- * checked before any key derivation runs.
- */
+/* Iteration counts, read from algorithm identifiers and checked against
+ * the cap before any key derivation runs. */
 #include <limits.h>
 #include <stdint.h>
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#include "keystore.h"
+#include "kafka-mtls.h"
+#include "kdf_limit.h"
 
 long km_kdf_iterations(const X509_ALGOR *alg)
 {
@@ -62,4 +60,13 @@ long km_kdf_iterations(const X509_ALGOR *alg)
         PBEPARAM_free(pbe);
     }
     return iter;
+}
+
+int km_kdf_allowed(long iter, const char *what, const char *path, km_status *st)
+{
+    if (iter >= 0 && iter <= KM_MAX_KDF_ITERATIONS)
+        return 1;
+    return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
+                   "%s: the %s asks for %ld key derivation iterations, more than the %ld allowed",
+                   path, what, iter, KM_MAX_KDF_ITERATIONS);
 }

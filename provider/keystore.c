@@ -1,18 +1,8 @@
-/* Ownership of the parsed keystore model and the per-format key dispatch. */
-#include <string.h>
+/* Ownership of the parsed keystore model. */
 #include <openssl/crypto.h>
 
 #include "kafka-mtls.h"
 #include "keystore.h"
-
-void km_secret_clear(km_secret *s)
-{
-    if (s == NULL)
-        return;
-    OPENSSL_clear_free(s->data, s->len);
-    s->data = NULL;
-    s->len = 0;
-}
 
 void km_certs_free(STACK_OF(X509) *sk)
 {
@@ -60,22 +50,15 @@ km_key_entry *km_keystore_add_key(km_keystore *ks, char *alias, km_key_kind kind
     return &keys[ks->nkeys++];
 }
 
-int km_decrypt_key(OSSL_LIB_CTX *libctx, const km_keystore *ks,
-                   const km_key_entry *key, const km_secret *password,
-                   unsigned char **der, size_t *der_len, km_status *st)
+int km_key_der(const PKCS8_PRIV_KEY_INFO *p8, const km_keystore *ks, unsigned char **der, size_t *der_len,
+               km_status *st)
 {
-    switch (key->kind) {
-    case KM_KEY_PKCS8:
-        *der = OPENSSL_memdup(key->blob, key->blob_len);
-        *der_len = key->blob_len;
-        return *der != NULL ? 1 : km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-    case KM_KEY_P12_BAG:
-        return km_decrypt_p12_key(libctx, ks, key, password, der, der_len, st);
-    case KM_KEY_JKS:
-    case KM_KEY_JCEKS:
-        return km_decrypt_jks_key(libctx, ks, key, password, der, der_len, st);
-    case KM_KEY_PEM:
-        return km_decrypt_pem_key(libctx, ks, key, password, der, der_len, st);
-    }
-    return km_fail(st, KAFKA_MTLS_R_INTERNAL, "%s: unknown key kind", ks->path);
+    unsigned char *out = NULL;
+    int len = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &out) : 0;
+
+    if (len <= 0)
+        return km_fail_crypto(st, KAFKA_MTLS_R_INTERNAL, "%s: cannot encode the private key", ks->path);
+    *der = out;
+    *der_len = (size_t)len;
+    return 1;
 }

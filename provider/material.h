@@ -1,10 +1,13 @@
-/* Turning a keystore: URI into key material: discovery, passwords, format
- * readers, key selection and checks. Used by the STORE implementation. */
+/* What one load of a keystore: URI is asked for, and what it yields. */
 #ifndef KMTLS_MATERIAL_H
 #define KMTLS_MATERIAL_H
 
+#include <stddef.h>
 #include <openssl/core.h>
-#include "keystore.h"
+#include <openssl/x509.h>
+
+#include "kmtls/secret.h"
+#include "kmtls/status.h"
 #include "uri.h"
 
 typedef struct km_request {
@@ -30,6 +33,12 @@ typedef struct km_material {
     STACK_OF(X509) *trusted;        /* NULL when not wanted */
 } km_material;
 
+/*
+ * Reads what rq asks for, afresh (a refreshed volume is seen by the next
+ * load), and checks it before anything is handed out: a failure never
+ * yields half the material. A volume is read whole from one side of a
+ * swap (pinning.c). 1, or 0 with st set.
+ */
 int km_material_load(const km_request *rq, km_material *out, km_status *st);
 void km_material_clear(km_material *m);
 

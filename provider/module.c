@@ -1,8 +1,7 @@
 /* The loadable module's only exported symbol (see provider.map). */
 #include <openssl/core.h>
 
-#include "provider.h"
-
+#include "kmtls/provider.h"
 
 __attribute__((visibility("default")))
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

@@ -1,7 +1,8 @@
 /*
  * PEM files (cert-manager and spiffe-helper volumes, or hand-made bundles):
  * certificates in file order, private keys kept as their PEM block until
- * the key is asked for (it may be encrypted).
+ * the key is asked for (it may be encrypted). The blocks come from
+ * km_pem_each, which tells certificates from keys.
  */
 #include <string.h>
 #include <openssl/err.h>
@@ -9,31 +10,26 @@
 #include <openssl/x509.h>
 
 #include "kafka-mtls.h"
-#include "keystore.h"
+#include "kdf_limit.h"
+#include "kmtls/pem.h"
+#include "readers.h"
 
-static int is_key_block(const char *name)
+typedef struct pem_read {
+    OSSL_LIB_CTX *libctx;
+    km_keystore *ks;
+    STACK_OF(X509) *certs;
+    km_status *st;
+} pem_read;
+
+static X509 *decode_cert(OSSL_LIB_CTX *libctx, const km_pem_block *b)
 {
-    size_t n = strlen(name);
-
-    return n >= 11 && strcmp(name + n - 11, "PRIVATE KEY") == 0;
-}
-
-static int is_cert_block(const char *name)
-{
-    return strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0 ||
-           strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
-}
-
-static X509 *decode_cert(OSSL_LIB_CTX *libctx, const char *name,
-                         const unsigned char *data, long len)
-{
-    const unsigned char *p = data;
+    const unsigned char *p = b->data;
     X509 *x = X509_new_ex(libctx, NULL);
 
     if (x == NULL)
         return NULL;
-    if (strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(&x, &p, len) == NULL
-                                                    : d2i_X509(&x, &p, len) == NULL) {
+    if (strcmp(b->name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(&x, &p, b->len) == NULL
+                                                       : d2i_X509(&x, &p, b->len) == NULL) {
         /* a failed d2i frees x and sets it to NULL, but d2i_X509_AUX keeps
          * a certificate it was given when only the trailing aux data is bad */
         X509_free(x);
@@ -43,105 +39,86 @@ static X509 *decode_cert(OSSL_LIB_CTX *libctx, const char *name,
 }
 
 /* Re-encodes one PEM block into an owned buffer; only its exact text is kept. */
-static unsigned char *pem_block(const char *name, const char *header,
-                                const unsigned char *data, long len, size_t *out_len)
+static unsigned char *pem_text(const km_pem_block *b, size_t *out_len)
 {
     BIO *mem = BIO_new(BIO_s_secmem());
     unsigned char *copy = NULL;
     BUF_MEM *bm;
 
-    if (mem != NULL && PEM_write_bio(mem, name, header, data, len) > 0 &&
+    if (mem != NULL && PEM_write_bio(mem, b->name, b->header, b->data, b->len) > 0 &&
         BIO_get_mem_ptr(mem, &bm) > 0 && (copy = OPENSSL_memdup(bm->data, bm->length)) != NULL)
         *out_len = bm->length;
     BIO_free(mem);
     return copy;
 }
 
-static int add_key_block(km_keystore *ks, const char *name, const char *header,
-                         const unsigned char *data, long len, km_status *st)
+static int add_key_block(pem_read *r, const km_pem_block *b)
 {
     unsigned char *blob;
     size_t blob_len = 0;
     km_key_kind kind;
 
-    if (strcmp(name, PEM_STRING_PKCS8INF) == 0) {
+    if (strcmp(b->name, PEM_STRING_PKCS8INF) == 0) {
         kind = KM_KEY_PKCS8; /* already PrivateKeyInfo DER */
-        blob = OPENSSL_memdup(data, (size_t)len);
-        blob_len = (size_t)len;
+        blob = OPENSSL_memdup(b->data, (size_t)b->len);
+        blob_len = (size_t)b->len;
     } else {
         kind = KM_KEY_PEM;
-        blob = pem_block(name, header, data, len, &blob_len);
+        blob = pem_text(b, &blob_len);
     }
-    if (blob == NULL || km_keystore_add_key(ks, NULL, kind, blob, blob_len, NULL) == NULL) {
+    if (blob == NULL || km_keystore_add_key(r->ks, NULL, kind, blob, blob_len, NULL) == NULL) {
         OPENSSL_clear_free(blob, blob_len);
-        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        return km_fail(r->st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+    }
+    return 1;
+}
+
+static int take_block(const km_pem_block *b, void *arg)
+{
+    pem_read *r = arg;
+    X509 *x;
+
+    if (b->kind == KM_PEM_KEY || b->kind == KM_PEM_ENCRYPTED_KEY)
+        return add_key_block(r, b);
+    if (b->kind != KM_PEM_CERT)
+        return 1;
+    if ((x = decode_cert(r->libctx, b)) == NULL)
+        return km_fail_crypto(r->st, KAFKA_MTLS_R_CORRUPT, "%s: PEM block %d (%s) is not a valid certificate",
+                              r->ks->path, b->number, b->name);
+    if (!sk_X509_push(r->certs, x)) {
+        X509_free(x);
+        return km_fail(r->st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     }
     return 1;
 }
 
 int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-                km_keystore *ks, km_status *st)
+                const km_secret *password, km_keystore *ks, km_status *st)
 {
-    BIO *in = BIO_new_mem_buf(buf, (int)len);
-    STACK_OF(X509) *certs = sk_X509_new_null();
-    int ok = 0, blocks = 0;
+    pem_read r = { .libctx = libctx, .ks = ks, .certs = sk_X509_new_null(), .st = st };
+    int blocks = 0, done;
 
-    ks->format = "PEM";
+    (void)password; /* a PEM file has no store password: only its keys may be encrypted */
+    ks->format = KM_FORMAT_PEM;
+    if (r.certs == NULL)
+        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     ERR_set_mark();
-    if (in == NULL || certs == NULL) {
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-        goto done;
-    }
-    for (;;) {
-        char *name = NULL, *header = NULL;
-        unsigned char *data = NULL;
-        long dlen = 0;
-        int step = 1;
-
-        if (!PEM_read_bio(in, &name, &header, &data, &dlen))
-            break;
-        blocks++;
-        if (is_key_block(name)) {
-            step = add_key_block(ks, name, header, data, dlen, st);
-        } else if (is_cert_block(name)) {
-            X509 *x = decode_cert(libctx, name, data, dlen);
-
-            if (x == NULL)
-                step = km_fail(st, KAFKA_MTLS_R_CORRUPT,
-                               "%s: PEM block %d (%s) is not a valid certificate", ks->path, blocks, name);
-            else if (!sk_X509_push(certs, x)) {
-                X509_free(x);
-                step = km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-            }
-        }
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_clear_free(data, dlen > 0 ? (size_t)dlen : 0);
-        if (!step)
-            goto done;
-    }
-    /* PEM_read_bio reports "no start line" at the end of input; anything
-     * else means a damaged block. */
-    if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE || blocks == 0) {
+    done = km_pem_each(buf, len, take_block, &r, &blocks);
+    ERR_pop_to_mark();
+    if (done == KM_PEM_DAMAGED)
         km_fail(st, KAFKA_MTLS_R_CORRUPT, blocks == 0 ? "%s: no PEM blocks found"
                                                       : "%s: truncated or damaged PEM block", ks->path);
-        goto done;
+    if (done != KM_PEM_DONE) {
+        km_certs_free(r.certs);
+        return 0;
     }
     /* With a key, the file's certificates are its chain (leaf first);
      * without one they are trust anchors (ca.crt, a bundle). */
-    if (ks->nkeys > 0) {
-        ks->keys[0].chain = certs;
-        certs = NULL;
-    } else {
-        ks->trusted = certs;
-        certs = NULL;
-    }
-    ok = 1;
-done:
-    km_certs_free(certs);
-    BIO_free(in);
-    ERR_pop_to_mark();
-    return ok;
+    if (ks->nkeys > 0)
+        ks->keys[0].chain = r.certs;
+    else
+        ks->trusted = r.certs;
+    return 1;
 }
 
 static int give_password(char *buf, int size, int rwflag, void *u)
@@ -155,61 +132,63 @@ static int give_password(char *buf, int size, int rwflag, void *u)
     return (int)pw->len;
 }
 
+/* What the key's one PEM block says of it: encrypted at all, and for
+ * encrypted PKCS#8 the iteration count its key derivation asks for. */
+typedef struct key_facts {
+    int encrypted;
+    long iterations;
+} key_facts;
+
+static int read_facts(const km_pem_block *b, void *arg)
+{
+    key_facts *f = arg;
+
+    f->encrypted = b->kind == KM_PEM_ENCRYPTED_KEY;
+    if (strcmp(b->name, PEM_STRING_PKCS8) == 0) {
+        const unsigned char *p = b->data;
+        X509_SIG *sig = d2i_X509_SIG(NULL, &p, b->len);
+        const X509_ALGOR *alg = NULL;
+
+        if (sig != NULL)
+            X509_SIG_get0(sig, &alg, NULL);
+        f->iterations = km_kdf_iterations(alg);
+        X509_SIG_free(sig);
+    }
+    return 0; /* one block: the key */
+}
+
 int km_decrypt_pem_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key_entry *key,
-                       const km_secret *password, unsigned char **der, size_t *der_len,
-                       km_status *st)
+                       const km_secret *password, unsigned char **der, size_t *der_len, km_status *st)
 {
     BIO *in = BIO_new_mem_buf(key->blob, (int)key->blob_len);
-    int encrypted = memmem(key->blob, key->blob_len, "ENCRYPTED", 9) != NULL;
+    key_facts facts = { 0, 0 };
     EVP_PKEY *pkey = NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    unsigned char *out = NULL;
-    int len = 0, ok = 0;
+    int ok = 0;
 
     ERR_set_mark();
     if (in == NULL) {
         km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
         goto done;
     }
-    if (encrypted && (password == NULL || password->data == NULL)) {
+    km_pem_each(key->blob, key->blob_len, read_facts, &facts, NULL);
+    if (facts.encrypted && (password == NULL || password->data == NULL)) {
         km_fail(st, KAFKA_MTLS_R_NO_PASSWORD, "%s: the private key is encrypted and no password was given",
                 ks->path);
         goto done;
     }
-    if (memmem(key->blob, key->blob_len, "ENCRYPTED PRIVATE KEY", 21) != NULL) {
-        /* PKCS#8: the KDF's iteration count is the file's to choose */
-        BIO *peek = BIO_new_mem_buf(key->blob, (int)key->blob_len);
-        X509_SIG *sig = peek != NULL ? PEM_read_bio_PKCS8(peek, NULL, NULL, NULL) : NULL;
-        const X509_ALGOR *alg = NULL;
-        long iter = 0;
-
-        if (sig != NULL) {
-            X509_SIG_get0(sig, &alg, NULL);
-            iter = km_kdf_iterations(alg);
-        }
-        X509_SIG_free(sig);
-        BIO_free(peek);
-        if (iter < 0 || iter > KM_MAX_KDF_ITERATIONS) {
-            km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
-                    "%s: the private key asks for %ld key derivation iterations, more than the %ld allowed",
-                    ks->path, iter, KM_MAX_KDF_ITERATIONS);
-            goto done;
-        }
-    }
+    /* PKCS#8: the KDF's iteration count is the file's to choose */
+    if (!km_kdf_allowed(facts.iterations, "private key", ks->path, st))
+        goto done;
     pkey = PEM_read_bio_PrivateKey_ex(in, NULL, give_password, (void *)password, libctx, NULL);
     if (pkey == NULL) {
-        km_fail(st, encrypted ? KAFKA_MTLS_R_WRONG_PASSWORD : KAFKA_MTLS_R_CORRUPT,
-                encrypted ? "%s: the password does not decrypt the private key"
-                          : "%s: unreadable private key", ks->path);
+        km_fail_crypto(st, facts.encrypted ? KAFKA_MTLS_R_WRONG_PASSWORD : KAFKA_MTLS_R_CORRUPT,
+                       facts.encrypted ? "%s: the password does not decrypt the private key"
+                                       : "%s: unreadable private key", ks->path);
         goto done;
     }
-    if ((p8 = EVP_PKEY2PKCS8(pkey)) == NULL || (len = i2d_PKCS8_PRIV_KEY_INFO(p8, &out)) <= 0) {
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "%s: cannot encode the private key", ks->path);
-        goto done;
-    }
-    *der = out;
-    *der_len = (size_t)len;
-    ok = 1;
+    p8 = EVP_PKEY2PKCS8(pkey);
+    ok = km_key_der(p8, ks, der, der_len, st);
 done:
     PKCS8_PRIV_KEY_INFO_free(p8);
     EVP_PKEY_free(pkey);

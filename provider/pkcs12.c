@@ -13,7 +13,9 @@
 #include <openssl/x509v3.h>
 
 #include "kafka-mtls.h"
-#include "keystore.h"
+#include "kdf_limit.h"
+#include "kmtls/provider.h"
+#include "readers.h"
 
 /* Java's "trusted key usage" attribute on trustedCertEntry bags. */
 #define JAVA_TRUSTED_OID "2.16.840.1.113894.746875.1.1"
@@ -106,15 +108,6 @@ static long safe_iterations(const PKCS7 *p7)
     return km_kdf_iterations(p7->d.encrypted->enc_data->algorithm);
 }
 
-static int iterations_allowed(long iter, const char *what, const char *path, km_status *st)
-{
-    if (iter >= 0 && iter <= KM_MAX_KDF_ITERATIONS)
-        return 1;
-    return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
-                   "%s: the %s asks for %ld key derivation iterations, more than the %ld allowed",
-                   path, what, iter, KM_MAX_KDF_ITERATIONS);
-}
-
 /* Tells "wrong password" from "file modified" after a MAC failure: an
  * encrypted safe that decrypts and parses proves the password right. */
 static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
@@ -160,18 +153,18 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, 
                 long it = safe_iterations(p7);
 
                 if (it < 0 || it > KM_MAX_KDF_ITERATIONS - spent)
-                    return iterations_allowed(it < 0 ? -1 : LONG_MAX, "encrypted certificate safes", path, st);
+                    return km_kdf_allowed(it < 0 ? -1 : LONG_MAX, "encrypted certificate safes", path, st);
                 spent += it;
             }
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
             /* With the MAC verified the password is right: what is missing is
              * the cipher (RC2/3DES from old JDKs live in the legacy provider). */
             if (bags == NULL && mac_ok)
-                return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
+                return km_fail_crypto(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
                                "%s: the PKCS#12 certificate safe uses a cipher that is not available "
                                "(old JDKs write RC2/3DES: activate OpenSSL's 'legacy' provider)", path);
             if (bags == NULL)
-                return km_fail(st, KAFKA_MTLS_R_WRONG_PASSWORD,
+                return km_fail_crypto(st, KAFKA_MTLS_R_WRONG_PASSWORD,
                                "%s: the password does not decrypt the PKCS#12 certificate safe", path);
             break;
         default:
@@ -290,6 +283,30 @@ static PKCS12 *decode_pfx(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t
     return p12;
 }
 
+/* The MAC's iteration count (1 when the MAC names none, as RFC 7292 says). */
+static long mac_iterations(const PKCS12 *p12)
+{
+    const ASN1_INTEGER *iter = NULL;
+
+    PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+    return iter != NULL ? ASN1_INTEGER_get(iter) : 1;
+}
+
+long kmtls_pkcs12_mac_iterations(const unsigned char *der, size_t len)
+{
+    PKCS12 *p12;
+    long iter = -1;
+
+    ERR_set_mark();
+    if (len <= (size_t)LONG_MAX && (p12 = decode_pfx(NULL, der, len)) != NULL) {
+        if (PKCS12_mac_present(p12))
+            iter = mac_iterations(p12);
+        PKCS12_free(p12);
+    }
+    ERR_pop_to_mark();
+    return iter;
+}
+
 int km_read_pkcs12(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
                    const km_secret *password, km_keystore *ks, km_status *st)
 {
@@ -298,7 +315,7 @@ int km_read_pkcs12(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
     PKCS12 *p12 = NULL;
     int ok = 0;
 
-    ks->format = "PKCS#12";
+    ks->format = KM_FORMAT_PKCS12;
     ERR_set_mark();
     if (password == NULL || password->data == NULL) {
         km_fail(st, KAFKA_MTLS_R_NO_PASSWORD, "%s: a password is needed to open this PKCS#12 file", ks->path);
@@ -309,29 +326,24 @@ int km_read_pkcs12(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
         goto done;
     }
     if ((p12 = decode_pfx(libctx, buf, len)) == NULL) {
-        km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s: truncated or malformed PKCS#12 file", ks->path);
+        km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: truncated or malformed PKCS#12 file", ks->path);
         goto done;
     }
     if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
-        km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s: malformed PKCS#12 content", ks->path);
+        km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: malformed PKCS#12 content", ks->path);
         goto done;
     }
-    if (PKCS12_mac_present(p12)) {
-        const ASN1_INTEGER *iter = NULL;
-
-        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
-        if (!iterations_allowed(iter != NULL ? ASN1_INTEGER_get(iter) : 1, "MAC", ks->path, st))
-            goto done;
-    }
+    if (PKCS12_mac_present(p12) && !km_kdf_allowed(mac_iterations(p12), "MAC", ks->path, st))
+        goto done;
     if (PKCS12_mac_present(p12) &&
         !PKCS12_verify_mac(p12, password->data, (int)password->len)) {
         if (password_opens_a_safe(safes, password))
-            km_fail(st, KAFKA_MTLS_R_INTEGRITY,
+            km_fail_crypto(st, KAFKA_MTLS_R_INTEGRITY,
                     "%s: PKCS#12 MAC verification failed although the password is right: "
                     "the file was modified", ks->path);
         else
-            km_fail(st, KAFKA_MTLS_R_WRONG_PASSWORD,
-                    "%s: wrong password (PKCS#12 MAC verification failed)", ks->path);
+            km_fail_crypto(st, KAFKA_MTLS_R_WRONG_PASSWORD,
+                           "%s: wrong password (PKCS#12 MAC verification failed)", ks->path);
         goto done;
     }
     if (!open_safes(&w, safes, password, PKCS12_mac_present(p12), ks->path, st))
@@ -353,14 +365,12 @@ done:
 }
 
 int km_decrypt_p12_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key_entry *key,
-                       const km_secret *password, unsigned char **der, size_t *der_len,
-                       km_status *st)
+                       const km_secret *password, unsigned char **der, size_t *der_len, km_status *st)
 {
     const unsigned char *p = key->blob;
     X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)key->blob_len);
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    unsigned char *out = NULL;
-    int len = 0, ok = 0;
+    int ok = 0;
 
     ERR_set_mark();
     if (sig == NULL) {
@@ -375,23 +385,17 @@ int km_decrypt_p12_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key
         const X509_ALGOR *alg = NULL;
 
         X509_SIG_get0(sig, &alg, NULL);
-        if (!iterations_allowed(km_kdf_iterations(alg), "private key", ks->path, st))
+        if (!km_kdf_allowed(km_kdf_iterations(alg), "private key", ks->path, st))
             goto done;
     }
     p8 = PKCS8_decrypt_ex(sig, password->data, (int)password->len, libctx, NULL);
     if (p8 == NULL) {
-        km_fail(st, KAFKA_MTLS_R_WRONG_PASSWORD,
-                "%s: the password does not decrypt the private key%s%s", ks->path,
-                key->alias ? " of entry " : "", key->alias ? key->alias : "");
+        km_fail_crypto(st, KAFKA_MTLS_R_WRONG_PASSWORD,
+                       "%s: the password does not decrypt the private key%s%s", ks->path,
+                       key->alias ? " of entry " : "", key->alias ? key->alias : "");
         goto done;
     }
-    if ((len = i2d_PKCS8_PRIV_KEY_INFO(p8, &out)) <= 0) {
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "%s: cannot encode the private key", ks->path);
-        goto done;
-    }
-    *der = out;
-    *der_len = (size_t)len;
-    ok = 1;
+    ok = km_key_der(p8, ks, der, der_len, st);
 done:
     PKCS8_PRIV_KEY_INFO_free(p8);
     X509_SIG_free(sig);

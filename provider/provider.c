@@ -3,8 +3,7 @@
  * operation we implement (OSSL_STORE for keystore: URIs).
  */
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,7 +11,9 @@
 #include <openssl/provider.h>
 
 #include "kafka-mtls.h"
-#include "provider.h"
+#include "kmtls/provider.h"
+#include "kmtls/trace.h"
+#include "provctx.h"
 
 #ifndef KMTLS_VERSION
 #define KMTLS_VERSION "0.1.0"
@@ -42,32 +43,23 @@ static const OSSL_ITEM reason_strings[] = {
     { 0, NULL }
 };
 
-void km_raise_at(const km_provctx *pc, int reason, const char *file, int line, const char *func,
-                 const char *fmt, ...)
+static void vset_error(const km_provctx *pc, int reason, const char *fmt, ...)
 {
     va_list ap;
 
-    if (pc == NULL || pc->new_error == NULL)
-        return;
-    pc->new_error(pc->handle);
-    if (pc->set_error_debug != NULL)
-        pc->set_error_debug(pc->handle, file, line, func);
     va_start(ap, fmt);
     pc->vset_error(pc->handle, (uint32_t)reason, fmt, ap);
     va_end(ap);
 }
 
-void km_debug(const km_provctx *pc, const char *fmt, ...)
+void km_raise(const km_provctx *pc, const km_status *st)
 {
-    va_list ap;
-
-    if (pc == NULL || !pc->debug)
+    if (pc == NULL || pc->new_error == NULL)
         return;
-    va_start(ap, fmt);
-    fputs("kafka-mtls: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
+    pc->new_error(pc->handle);
+    if (pc->set_error_debug != NULL)
+        pc->set_error_debug(pc->handle, st->file, st->line, st->func);
+    vset_error(pc, st->reason, "%s", st->msg);
 }
 
 static const OSSL_ALGORITHM store_algorithms[] = {
@@ -144,7 +136,7 @@ static const OSSL_DISPATCH provider_functions[] = {
 /* Reads our keys from the provider's OPENSSL_CONF section. */
 static void read_config(km_provctx *pc, OSSL_FUNC_core_get_params_fn *core_get_params)
 {
-    const char *password_file = NULL, *debug = NULL, *env = getenv(KAFKA_MTLS_ENV_DEBUG);
+    const char *password_file = NULL, *debug = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_PASSWORD_FILE, (char **)&password_file, 0),
         OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_DEBUG, (char **)&debug, 0),
@@ -155,7 +147,8 @@ static void read_config(km_provctx *pc, OSSL_FUNC_core_get_params_fn *core_get_p
         if (password_file != NULL && *password_file != '\0')
             pc->conf_password_file = OPENSSL_strdup(password_file);
     }
-    pc->debug = (debug != NULL && strcmp(debug, "1") == 0) || (env != NULL && strcmp(env, "1") == 0);
+    if (debug != NULL && strcmp(debug, "1") == 0)
+        km_trace_enable();
 }
 
 int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

@@ -15,9 +15,9 @@
 #include <openssl/x509.h>
 
 #include "kafka-mtls.h"
-#include "files.h"
+#include "kmtls/trace.h"
 #include "material.h"
-#include "provider.h"
+#include "provctx.h"
 
 typedef struct km_store_ctx {
     km_provctx *pc;
@@ -40,15 +40,17 @@ static void *store_open(void *provctx, const char *uri)
     /* Not ours: say nothing, another loader may take it. */
     if (!km_uri_has_scheme(uri))
         return NULL;
+    km_trace("open %s", uri);
     if ((ctx = OPENSSL_zalloc(sizeof(*ctx))) == NULL ||
         (ctx->uri_text = OPENSSL_strdup(uri)) == NULL) {
         OPENSSL_free(ctx);
-        km_raise(pc, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        km_fail(&st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        km_raise(pc, &st);
         return NULL;
     }
     ctx->pc = pc;
     if (!km_uri_parse(uri, &ctx->uri, &st)) {
-        km_raise(pc, st.reason, "%s", st.msg);
+        km_raise(pc, &st);
         OPENSSL_free(ctx->uri_text);
         OPENSSL_free(ctx);
         return NULL;
@@ -194,11 +196,11 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
         ctx->loaded = 1;
         if (!km_material_load(&rq, m, &st)) {
             ctx->failed = 1;
-            km_raise(ctx->pc, st.reason, "%s", st.msg);
+            km_raise(ctx->pc, &st);
             return 0;
         }
-        km_debug(ctx->pc, "%s: %s layout, key %s, %d chain, %d trusted", ctx->uri_text,
-                 m->layout, m->key_der ? "yes" : "no", sk_X509_num(m->chain), sk_X509_num(m->trusted));
+        km_trace("%s: %s layout, key %s, %d chain, %d trusted", ctx->uri_text, m->layout,
+                 m->key_der ? "yes" : "no", sk_X509_num(m->chain), sk_X509_num(m->trusted));
     }
     i = ctx->next++;
     if (m->key_der != NULL && i-- == 0)

@@ -1,11 +1,14 @@
-/* Parsing keystore: URIs. Strict: an unknown parameter is an error, since a
- * typo silently ignored would load the wrong material. */
+/* keystore: URIs, parsed and built. Strict: an unknown parameter is an
+ * error, since a typo silently ignored would load the wrong material. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <openssl/crypto.h>
 
 #include "kafka-mtls.h"
+#include "kmtls/provider.h"
+#include "kmtls/seed.h"
 #include "uri.h"
 
 #define SCHEME_LEN (sizeof(KAFKA_MTLS_URI_SCHEME) - 1)
@@ -64,9 +67,11 @@ static int set_param(km_uri *u, const char *uri, const char *key, size_t klen,
         return km_fail(st, KAFKA_MTLS_R_BAD_URI, "%s: bad percent-escape in parameter '%.*s'",
                        uri, (int)klen, key);
     if (klen == strlen(KAFKA_MTLS_URI_ALIAS) && strncmp(key, KAFKA_MTLS_URI_ALIAS, klen) == 0) {
-        /* it prefixes file names in the volume: it must not lead out of it */
-        if (strchr(value, '/') != NULL || strcmp(value, "..") == 0 || strcmp(value, ".") == 0) {
-            km_fail(st, KAFKA_MTLS_R_BAD_URI, "%s: alias '%s' must not contain '/'", uri, value);
+        char why[300];
+
+        /* an empty one is refused below, as every parameter is */
+        if (value[0] != '\0' && !km_alias_check(value, why, sizeof(why))) {
+            km_fail(st, KAFKA_MTLS_R_BAD_URI, "%s: %s", uri, why);
             OPENSSL_free(value);
             return 0;
         }
@@ -172,4 +177,37 @@ void km_uri_clear(km_uri *u)
     OPENSSL_free(u->alias);
     OPENSSL_free(u->password_file);
     memset(u, 0, sizeof(*u));
+}
+
+static void append(char *uri, size_t n, const char *s, int encode)
+{
+    size_t o = strlen(uri);
+
+    for (; *s != '\0' && o + 4 < n; s++) {
+        if (encode && (*s == '%' || *s == '?' || *s == '&' || *s == '#' || *s == '='))
+            o += (size_t)snprintf(uri + o, n - o, "%%%02X", (unsigned char)*s);
+        else
+            uri[o++] = *s;
+    }
+    uri[o] = '\0';
+}
+
+static void param(char *uri, size_t n, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    append(uri, n, strchr(uri, '?') != NULL ? "&" : "?", 0);
+    append(uri, n, name, 0);
+    append(uri, n, "=", 0);
+    append(uri, n, value, 1);
+}
+
+void kmtls_store_uri(char *uri, size_t n, const char *path, const char *part, const char *alias,
+                     const char *password_file)
+{
+    snprintf(uri, n, "%s:", KAFKA_MTLS_URI_SCHEME);
+    append(uri, n, path, 1);
+    param(uri, n, KAFKA_MTLS_URI_PART, part);
+    param(uri, n, KAFKA_MTLS_URI_ALIAS, alias);
+    param(uri, n, KAFKA_MTLS_URI_PASSWORD_FILE, password_file);
 }

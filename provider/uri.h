@@ -1,8 +1,9 @@
-/* keystore: URIs — see include/kafka-mtls.h for the grammar. */
+/* keystore: URIs, parsed (see include/kafka-mtls.h for the grammar;
+ * kmtls_store_uri builds them). */
 #ifndef KMTLS_URI_H
 #define KMTLS_URI_H
 
-#include "keystore.h"
+#include "kmtls/status.h"
 
 typedef enum km_part { KM_PART_ALL = 0, KM_PART_KEYSTORE, KM_PART_TRUSTSTORE } km_part;
 

@@ -14,9 +14,9 @@
 #include <openssl/crypto.h>
 
 #include "kafka-mtls.h"
+#include "kmtls/seed.h"
+#include "kmtls/trace.h"
 #include "volume.h"
-
-static const char *const store_exts[] = { "jks", "p12", "pfx" };
 
 /* 1 regular file, 0 absent, -1 present but unusable (not a regular file,
  * or a symlink to nothing). */
@@ -31,15 +31,23 @@ static int file_state(const char *path, off_t *size)
     return S_ISREG(sb.st_mode) ? 1 : -1;
 }
 
-/* dir/a b c as one OPENSSL_malloc'ed path */
-static char *join(const char *dir, const char *a, const char *b, const char *c)
+/* dir/name as one OPENSSL_malloc'ed path */
+static char *join(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(a) + (b ? strlen(b) : 0) + (c ? strlen(c) : 0) + 2;
+    size_t n = strlen(dir) + strlen(name) + 2;
     char *out = OPENSSL_malloc(n);
 
     if (out != NULL)
-        snprintf(out, n, "%s/%s%s%s", dir, a, b ? b : "", c ? c : "");
+        snprintf(out, n, "%s/%s", dir, name);
     return out;
+}
+
+/* dir/ALIAS's file f (a store with ending ext) */
+static char *seed_path(const char *dir, const char *alias, km_seed_file f, const char *ext)
+{
+    char name[4096];
+
+    return km_seed_name(f, alias, ext, name, sizeof(name)) ? join(dir, name) : NULL;
 }
 
 static int add_file(km_volume *v, char *path, km_role role, char *creds, km_status *st)
@@ -53,11 +61,11 @@ static int add_file(km_volume *v, char *path, km_role role, char *creds, km_stat
     return 1;
 }
 
-/* ALIAS.KIND.{jks,p12,pfx}: the first that exists. */
-static char *find_store(const char *dir, const char *alias, const char *kind)
+/* ALIAS.keystore|truststore.{jks,p12,pfx}: the first that exists. */
+static char *find_store(const char *dir, const char *alias, km_seed_file kind)
 {
-    for (size_t i = 0; i < sizeof(store_exts) / sizeof(store_exts[0]); i++) {
-        char *p = join(dir, alias, kind, store_exts[i]);
+    for (size_t i = 0; i < KM_SEED_STORE_EXTS; i++) {
+        char *p = seed_path(dir, alias, kind, km_seed_store_exts[i]);
 
         if (p != NULL && file_state(p, NULL) == 1)
             return p;
@@ -79,17 +87,15 @@ static int scan_aliases(const char *dir, char **alias, char *list, size_t listsz
     if (d == NULL)
         return 0;
     while ((e = readdir(d)) != NULL) {
-        const char *dot = strstr(e->d_name, ".keystore.");
+        km_seed_file kind;
+        size_t alias_len;
+        const char *ext;
 
-        if (dot == NULL || dot == e->d_name)
-            continue;
-        int known = 0;
-        for (size_t i = 0; i < sizeof(store_exts) / sizeof(store_exts[0]); i++)
-            known |= strcmp(dot + strlen(".keystore."), store_exts[i]) == 0;
-        if (!known)
+        if (!km_seed_parse(e->d_name, &kind, &alias_len, &ext) || kind != KM_SEED_KEYSTORE ||
+            !km_seed_known_ext(ext))
             continue;
         if (n++ == 0)
-            *alias = OPENSSL_strndup(e->d_name, (size_t)(dot - e->d_name));
+            *alias = OPENSSL_strndup(e->d_name, alias_len);
         if (strlen(list) + strlen(e->d_name) + 3 < listsz) {
             if (list[0] != '\0')
                 strcat(list, ", ");
@@ -107,9 +113,9 @@ static int seed_layout(const km_uri *uri, const char *dir, char *alias, int expl
     if (alias == NULL)
         return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
 
-    char *ks = uri->part != KM_PART_TRUSTSTORE ? find_store(dir, alias, ".keystore.") : NULL;
-    char *ts = uri->part != KM_PART_KEYSTORE ? find_store(dir, alias, ".truststore.") : NULL;
-    char *creds = join(dir, alias, "_creds", NULL);
+    char *ks = uri->part != KM_PART_TRUSTSTORE ? find_store(dir, alias, KM_SEED_KEYSTORE) : NULL;
+    char *ts = uri->part != KM_PART_KEYSTORE ? find_store(dir, alias, KM_SEED_TRUSTSTORE) : NULL;
+    char *creds = seed_path(dir, alias, KM_SEED_CREDS, NULL);
     off_t creds_size = 0;
     int creds_state = creds != NULL ? file_state(creds, &creds_size) : 0;
 
@@ -175,8 +181,7 @@ static const pem_layout pem_layouts[] = {
 static int try_pem_layout(const km_uri *uri, const char *dir, const pem_layout *l,
                           km_volume *v, km_status *st)
 {
-    char *chain = join(dir, l->chain, NULL, NULL), *key = join(dir, l->key, NULL, NULL);
-    char *ca = join(dir, l->ca, NULL, NULL);
+    char *chain = join(dir, l->chain), *key = join(dir, l->key), *ca = join(dir, l->ca);
     int chain_state = chain ? file_state(chain, NULL) : 0, key_state = key ? file_state(key, NULL) : 0;
     int ca_state = ca ? file_state(ca, NULL) : 0;
     int have_chain = chain_state == 1, have_key = key_state == 1, have_ca = ca_state == 1, ok = 1;
@@ -220,7 +225,7 @@ out:
  * supplied by the user (password-file, config or prompt). */
 static int try_certmanager_p12(const km_uri *uri, const char *dir, km_volume *v, km_status *st)
 {
-    char *ks = join(dir, "keystore.p12", NULL, NULL), *ts = join(dir, "truststore.p12", NULL, NULL);
+    char *ks = join(dir, "keystore.p12"), *ts = join(dir, "truststore.p12");
     int have_ks = ks && file_state(ks, NULL) == 1, have_ts = ts && file_state(ts, NULL) == 1;
     int ok = -1;
 
@@ -242,7 +247,7 @@ static int try_certmanager_p12(const km_uri *uri, const char *dir, km_volume *v,
     return ok;
 }
 
-static int has_store(const char *dir, const char *alias, const char *kind)
+static int has_store(const char *dir, const char *alias, km_seed_file kind)
 {
     char *p = find_store(dir, alias, kind);
 
@@ -257,7 +262,7 @@ static int discover_dir(const km_uri *uri, int explicit_password, km_volume *v, 
     char names[256], *found = NULL;
     int n, r;
 
-    if (has_store(dir, alias, ".keystore.") || has_store(dir, alias, ".truststore."))
+    if (has_store(dir, alias, KM_SEED_KEYSTORE) || has_store(dir, alias, KM_SEED_TRUSTSTORE))
         return seed_layout(uri, dir, OPENSSL_strdup(alias), explicit_password, v, st);
     n = scan_aliases(dir, &found, names, sizeof(names));
     if (n == 1 && uri->alias == NULL)
@@ -283,17 +288,16 @@ static int discover_dir(const km_uri *uri, int explicit_password, km_volume *v, 
 /* ALIAS.keystore.* / ALIAS.truststore.* have their password in ALIAS_creds. */
 static char *creds_beside(const char *path)
 {
-    const char *base = strrchr(path, '/') + 1;
-    const char *dot = strstr(base, ".keystore.");
-    char *dir, *creds;
+    const char *base = strrchr(path, '/') + 1, *ext;
+    km_seed_file kind;
+    size_t alias_len;
+    char *dir, *alias, *creds;
 
-    if (dot == NULL)
-        dot = strstr(base, ".truststore.");
-    if (dot == NULL || dot == base)
+    if (!km_seed_parse(base, &kind, &alias_len, &ext))
         return NULL;
     dir = OPENSSL_strndup(path, (size_t)(base - 1 - path));
-    char *alias = OPENSSL_strndup(base, (size_t)(dot - base));
-    creds = dir && alias ? join(dir[0] ? dir : "", alias, "_creds", NULL) : NULL;
+    alias = OPENSSL_strndup(base, alias_len);
+    creds = dir && alias ? seed_path(dir, alias, KM_SEED_CREDS, NULL) : NULL;
     OPENSSL_free(dir);
     OPENSSL_free(alias);
     if (creds != NULL && file_state(creds, NULL) != 1) {
@@ -303,73 +307,42 @@ static char *creds_beside(const char *path)
     return creds;
 }
 
+static void trace_volume(const km_uri *uri, const km_volume *v)
+{
+    static const char *const roles[] = { [KM_ROLE_KEYSTORE] = "keystore", [KM_ROLE_TRUSTSTORE] = "truststore",
+                                         [KM_ROLE_KEY] = "key", [KM_ROLE_CHAIN] = "chain", [KM_ROLE_CA] = "CA" };
+
+    km_trace("%s: %s layout%s%s, %zu files", uri->path, v->layout, v->alias ? ", alias " : "",
+             v->alias ? v->alias : "", v->nfiles);
+    for (size_t i = 0; i < v->nfiles; i++)
+        km_trace("  %s: %s%s%s", roles[v->files[i].role], v->files[i].path,
+                 v->files[i].creds ? ", its password in " : "", v->files[i].creds ? v->files[i].creds : "");
+}
+
 int km_volume_discover(const km_uri *uri, int explicit_password, km_volume *v, km_status *st)
 {
     struct stat sb;
 
     memset(v, 0, sizeof(*v));
     if (stat(uri->path, &sb) != 0)
-        return km_fail(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED,
-                       "%s: %s", uri->path, strerror(errno));
+        return km_fail_errno(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED, errno,
+                             "%s", uri->path);
     if (S_ISDIR(sb.st_mode)) {
-        return discover_dir(uri, explicit_password, v, st) || (km_volume_clear(v), 0);
-    }
-    if (!S_ISREG(sb.st_mode))
-        return km_fail(st, KAFKA_MTLS_R_READ_FAILED, "%s: neither a directory nor a regular file", uri->path);
-    v->layout = "file";
-    /* One file is read as a keystore whatever its name: its trusted
-     * entries are yielded too, and a key asked of a truststore is missing. */
-    return add_file(v, OPENSSL_strdup(uri->path), KM_ROLE_KEYSTORE, creds_beside(uri->path), st);
-}
-
-/* FNV-1a: change detection only, nothing secret goes in. */
-static unsigned long long mix(unsigned long long h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-static unsigned long long mix_stat(unsigned long long h, const char *path, int follow)
-{
-    struct stat sb;
-    long long id[5] = { 0 };
-
-    if ((follow ? stat(path, &sb) : lstat(path, &sb)) == 0) {
-        id[0] = (long long)sb.st_dev;
-        id[1] = (long long)sb.st_ino;
-        id[2] = (long long)sb.st_size;
-        id[3] = (long long)sb.st_mtim.tv_sec;
-        id[4] = (long long)sb.st_mtim.tv_nsec;
-    }
-    h = mix(h, path, strlen(path));
-    return mix(h, id, sizeof(id));
-}
-
-unsigned long long km_volume_fingerprint(const char *path)
-{
-    unsigned long long h = mix_stat(0xcbf29ce484222325ULL, path, 1);
-    struct dirent **names = NULL;
-    char entry[4096];
-    struct stat sb;
-    int n;
-
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return h;
-    snprintf(entry, sizeof(entry), "%s/..data", path);
-    h = mix_stat(h, entry, 0);
-    n = scandir(path, &names, NULL, alphasort);
-    for (int i = 0; i < n; i++) {
-        if (names[i]->d_name[0] != '.') {
-            snprintf(entry, sizeof(entry), "%s/%s", path, names[i]->d_name);
-            h = mix_stat(h, entry, 1);
+        if (!discover_dir(uri, explicit_password, v, st)) {
+            km_volume_clear(v);
+            return 0;
         }
-        free(names[i]);
+    } else if (!S_ISREG(sb.st_mode)) {
+        return km_fail(st, KAFKA_MTLS_R_READ_FAILED, "%s: neither a directory nor a regular file", uri->path);
+    } else {
+        v->layout = "file";
+        /* One file is read as a keystore whatever its name: its trusted
+         * entries are yielded too, and a key asked of a truststore is missing. */
+        if (!add_file(v, OPENSSL_strdup(uri->path), KM_ROLE_KEYSTORE, creds_beside(uri->path), st))
+            return 0;
     }
-    free(names);
-    return h;
+    trace_volume(uri, v);
+    return 1;
 }
 
 void km_volume_clear(km_volume *v)

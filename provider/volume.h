@@ -2,7 +2,9 @@
 #ifndef KMTLS_VOLUME_H
 #define KMTLS_VOLUME_H
 
-#include "keystore.h"
+#include <stddef.h>
+
+#include "kmtls/status.h"
 #include "uri.h"
 
 typedef enum km_role {
@@ -36,12 +38,5 @@ typedef struct km_volume {
  */
 int km_volume_discover(const km_uri *uri, int explicit_password, km_volume *v, km_status *st);
 void km_volume_clear(km_volume *v);
-
-/*
- * A summary of what stat(2) says of path and, for a directory, of every
- * entry in it and of Kubernetes' "..data" link: equal before and after a
- * read means the read saw one consistent volume.
- */
-unsigned long long km_volume_fingerprint(const char *path);
 
 #endif

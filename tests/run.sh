@@ -1,9 +1,12 @@
 #!/bin/bash
 # tests/run.sh — from a clean clone to a tested build: installs the Debian
 # packages that are missing, configures, builds and runs every test, then
-# runs the whole suite again under AddressSanitizer + UBSan.
+# the unit programs and the integration paths again under valgrind (the
+# valgrind test setup), then the whole suite in an AddressSanitizer + UBSan
+# build (whose default test setup is asan).
 #
 #   tests/run.sh               everything
+#   VALGRIND=0 tests/run.sh    skip the valgrind pass
 #   SANITIZE=0 tests/run.sh    skip the sanitizer pass
 #   BUILD_DIR=... MESON_ARGS=... to build elsewhere / with other options
 set -euo pipefail
@@ -38,6 +41,11 @@ echo "== build ($dir)"
 build "$dir" ${MESON_ARGS:-}
 echo "== test ($dir)"
 meson test -C "$dir" --print-errorlogs
+
+if [[ ${VALGRIND:-1} == 1 ]]; then
+  echo "== test ($dir, valgrind setup)"
+  meson test -C "$dir" --setup valgrind --suite unit --suite valgrind --print-errorlogs
+fi
 
 if [[ ${SANITIZE:-1} == 1 ]]; then
   echo "== build ($dir-asan: address,undefined)"

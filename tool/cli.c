@@ -1,38 +1,20 @@
 /* Helpers of the `kafka-mtls` command: its help, its library context,
  * password files, time formatting. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
-#include <openssl/provider.h>
 
 #include "cli.h"
-#include "files.h"
 #include "kafka-mtls.h"
-#include "provider.h"
+#include "kmtls/files.h"
 
-/* Unloaded before the context is freed: a context freed with providers
- * still loaded leaks what they allocated (the provider's child context). */
-static OSSL_PROVIDER *ours, *dflt;
-
-OSSL_LIB_CTX *km_cli_libctx(void)
+kmtls_libctx *km_cli_libctx(void)
 {
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    kmtls_libctx *lc = kmtls_libctx_new();
 
-    if (ctx == NULL || !OSSL_PROVIDER_add_builtin(ctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
-        (ours = OSSL_PROVIDER_load(ctx, KAFKA_MTLS_PROVIDER_NAME)) == NULL ||
-        (dflt = OSSL_PROVIDER_load(ctx, "default")) == NULL) {
+    if (lc == NULL)
         fprintf(stderr, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)\n");
-        km_cli_libctx_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-void km_cli_libctx_free(OSSL_LIB_CTX *libctx)
-{
-    OSSL_PROVIDER_unload(ours);
-    OSSL_PROVIDER_unload(dflt);
-    ours = dflt = NULL;
-    OSSL_LIB_CTX_free(libctx);
+    return lc;
 }
 
 static const char usage[] =
@@ -100,7 +82,7 @@ int km_cli_password_file(const char *path, const char *what, km_secret *out)
 {
     km_status st = { 0 };
 
-    if (km_read_password_file(path, KAFKA_MTLS_R_PASSWORD_FILE, out, &st))
+    if (km_read_password_at(AT_FDCWD, path, path, KAFKA_MTLS_R_PASSWORD_FILE, 0, out, &st))
         return 1;
     fprintf(stderr, "kafka-mtls: %s: %s\n", what, st.msg);
     return 0;

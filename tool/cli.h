@@ -7,7 +7,8 @@
 #include <time.h>
 #include <openssl/types.h>
 
-#include "keystore.h"
+#include "kmtls/provider.h"
+#include "kmtls/secret.h"
 
 /* Exit codes (documented in `kafka-mtls --help`). */
 enum {
@@ -18,10 +19,8 @@ enum {
     KM_EXIT_EXPIRED = 4    /* inspect: the certificate is expired or not yet valid */
 };
 
-/* A private library context with kafka-mtls registered as a built-in and
- * "default" loaded; NULL with a message on stderr. */
-OSSL_LIB_CTX *km_cli_libctx(void);
-void km_cli_libctx_free(OSSL_LIB_CTX *libctx);
+/* kmtls_libctx_new, or NULL with a message on stderr. */
+kmtls_libctx *km_cli_libctx(void);
 
 /* The usage lines; with full, the whole help (options, exit codes). */
 void km_cli_help(FILE *out, int full);

@@ -4,9 +4,12 @@
  * What a client would read, and why it might fail: the files and their
  * formats (sniffed from content), the layout, readiness, the certificate,
  * whether the key matches and whether the chain verifies. Everything is read
- * through the provider, as clients read it. Secrets are never printed.
+ * through the provider's OSSL_STORE, as clients read it, and its
+ * diagnostics (kmtls_volume_describe); the file list only sniffs each
+ * file's format. Secrets are never printed.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,12 +21,15 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
-#include "files.h"
 #include "inspect.h"
-#include "issue_internal.h"
 #include "kafka-mtls.h"
-#include "uri.h"
-#include "volume.h"
+#include "kmtls/files.h"
+#include "kmtls/issuer.h"
+#include "kmtls/pem.h"
+#include "kmtls/provider.h"
+#include "kmtls/seed.h"
+#include "kmtls/sniff.h"
+#include "kmtls/x509.h"
 
 typedef struct inspect_opts {
     char path[PATH_MAX];
@@ -32,32 +38,32 @@ typedef struct inspect_opts {
     time_t now;
 } inspect_opts;
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
+typedef struct pem_count {
+    int certs, keys, encrypted;
+} pem_count;
 
-    return a >= b && strcmp(s + a - b, suffix) == 0;
+static int count_block(const km_pem_block *b, void *arg)
+{
+    pem_count *c = arg;
+
+    c->certs += b->kind == KM_PEM_CERT;
+    c->keys += b->kind == KM_PEM_KEY || b->kind == KM_PEM_ENCRYPTED_KEY;
+    c->encrypted |= b->kind == KM_PEM_ENCRYPTED_KEY;
+    return 1;
 }
 
-static void describe_pem(const unsigned char *buf, char *out, size_t n)
+static void describe_pem(const unsigned char *buf, size_t len, char *out, size_t n)
 {
-    const char *s = (const char *)buf;
-    int certs = 0;
-    const char *key = NULL;
+    pem_count c = { 0, 0, 0 };
+    const char *key;
 
-    for (const char *p = s; (p = strstr(p, "-----BEGIN ")) != NULL; p++) {
-        if (strncmp(p, "-----BEGIN CERTIFICATE-----", 27) == 0)
-            certs++;
-        else if (strncmp(p, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) == 0)
-            key = "encrypted private key";
-        else if (strstr(p, "PRIVATE KEY-----") != NULL && strstr(p, "PRIVATE KEY-----") < strchr(p, '\n'))
-            key = strstr(s, "Proc-Type: 4,ENCRYPTED") != NULL ? "encrypted private key" : "private key";
-    }
-    if (key != NULL && certs == 0)
+    km_pem_each(buf, len, count_block, &c, NULL);
+    key = c.keys == 0 ? NULL : c.encrypted ? "encrypted private key" : "private key";
+    if (key != NULL && c.certs == 0)
         snprintf(out, n, "PEM: %s", key);
     else
-        snprintf(out, n, "PEM: %s%s%d certificate%s", key ? key : "", key ? ", " : "", certs,
-                 certs == 1 ? "" : "s");
+        snprintf(out, n, "PEM: %s%s%d certificate%s", key ? key : "", key ? ", " : "", c.certs,
+                 c.certs == 1 ? "" : "s");
 }
 
 static void describe_file(const char *dir, const char *name, const struct stat *sb, char *out, size_t n)
@@ -66,6 +72,7 @@ static void describe_file(const char *dir, const char *name, const struct stat *
     unsigned char *buf = NULL;
     size_t len = 0;
     km_status st = { 0 };
+    km_format format;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (S_ISLNK(sb->st_mode)) {
@@ -84,25 +91,25 @@ static void describe_file(const char *dir, const char *name, const struct stat *
         snprintf(out, n, "lock file (kafka-mtls issue)");
         return;
     }
-    if (strncmp(name, ".kafka-mtls-tmp.", 16) == 0) {
+    if (km_seed_is_temp(name)) {
         snprintf(out, n, "temporary file of an interrupted issuance (removed by the next one)");
         return;
     }
-    if (ends_with(name, "_creds") || strstr(name, "password") != NULL) {
+    if (km_seed_is_creds(name) || strstr(name, "password") != NULL) {
         snprintf(out, n, sb->st_size > 0 ? "password file (not shown)" : "password file, EMPTY");
         return;
     }
-    if (!km_read_file(path, "file", KM_MAX_FILE_SIZE, &buf, &len, &st)) {
+    if (!km_read_file_at(AT_FDCWD, path, path, "file", KM_MAX_FILE_SIZE, 0, &buf, &len, &st)) {
         snprintf(out, n, "unreadable: %s", st.msg);
         return;
     }
-    switch (km_sniff(buf, len)) {
-    case KM_FORMAT_PKCS12: snprintf(out, n, "PKCS#12"); break;
-    case KM_FORMAT_JKS: snprintf(out, n, "JKS"); break;
-    case KM_FORMAT_JCEKS: snprintf(out, n, "JCEKS"); break;
-    case KM_FORMAT_PEM: describe_pem(buf, out, n); break;
-    default: snprintf(out, n, len == 0 ? "empty" : "unknown format"); break;
-    }
+    format = km_sniff(buf, len);
+    if (format == KM_FORMAT_PEM)
+        describe_pem(buf, len, out, n);
+    else if (format != KM_FORMAT_UNKNOWN)
+        snprintf(out, n, "%s", km_format_name(format));
+    else
+        snprintf(out, n, len == 0 ? "empty" : "unknown format");
     OPENSSL_clear_free(buf, len + 1);
 }
 
@@ -142,60 +149,45 @@ static void list_files(const char *dir)
 static int show_volume(const inspect_opts *o, char *alias, size_t n)
 {
     char uri[8192];
-    km_uri u = { 0 };
-    km_volume v;
-    km_status st = { 0 };
-    int rc = KM_EXIT_OK;
+    kmtls_volume_info v;
 
-    km_store_uri(uri, sizeof(uri), o->path, NULL, o->alias, o->password_file);
-    if (!km_uri_parse(uri, &u, &st) || !km_volume_discover(&u, o->password_file != NULL, &v, &st)) {
-        printf("ready       no: %s\n", st.msg);
-        km_uri_clear(&u);
-        return st.reason == KAFKA_MTLS_R_NOT_READY ? KM_EXIT_NOT_READY : KM_EXIT_FAIL;
+    kmtls_store_uri(uri, sizeof(uri), o->path, NULL, o->alias, o->password_file);
+    if (!kmtls_volume_describe(uri, &v)) {
+        printf("ready       no: %s\n", v.msg);
+        return v.reason == KAFKA_MTLS_R_NOT_READY ? KM_EXIT_NOT_READY : KM_EXIT_FAIL;
     }
-    printf("layout      %s%s%s\n", v.layout, v.alias ? ", alias " : "", v.alias ? v.alias : "");
-    for (size_t i = 0; i < v.nfiles; i++)
-        if (v.files[i].creds != NULL && o->password_file == NULL) {
-            printf("password    from %s\n", v.files[i].creds);
-            break;
-        }
+    printf("layout      %s%s%s\n", v.layout, v.alias[0] ? ", alias " : "", v.alias);
+    if (v.creds[0] != '\0' && o->password_file == NULL)
+        printf("password    from %s\n", v.creds);
     printf("ready       yes\n");
-    if (v.alias != NULL && strcmp(v.layout, "seed") == 0)
+    if (v.alias[0] != '\0' && strcmp(v.layout, "seed") == 0)
         snprintf(alias, n, "%s", v.alias);
-    km_volume_clear(&v);
-    km_uri_clear(&u);
-    return rc;
+    return KM_EXIT_OK;
 }
 
 /* The seed layout's PEM copy of the leaf must be the keystore's certificate. */
 static void check_crt_copy(const inspect_opts *o, OSSL_LIB_CTX *libctx, const X509 *leaf, const char *alias)
 {
-    char path[PATH_MAX + 300];
-    km_status st = { 0 };
-    X509 *x;
+    char name[KM_MAX_ALIAS + 32];
 
-    snprintf(path, sizeof(path), "%s/%s-ca-signed.crt", o->path, alias);
-    if ((x = km_read_cert_pem(libctx, path, "certificate", &st)) == NULL)
-        return;
-    if (X509_cmp(x, leaf) != 0)
-        printf("  warning     %s is not the keystore's certificate (an interrupted renewal; "
-               "`kafka-mtls issue` repairs it)\n", path);
-    X509_free(x);
+    if (!km_volume_crt_matches(libctx, o->path, alias, leaf) &&
+        km_seed_name(KM_SEED_CERT, alias, NULL, name, sizeof(name)))
+        printf("  warning     %s/%s is not the keystore's certificate (an interrupted renewal; "
+               "`kafka-mtls issue` repairs it)\n", o->path, name);
 }
 
-static int show_key(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *uri)
+static int show_key(OSSL_LIB_CTX *libctx, const char *uri)
 {
-    km_loaded key;
-    char msg[640], desc[64];
+    kmtls_loaded key;
+    char desc[64];
 
-    if (!km_store_load(libctx, uri, OSSL_STORE_INFO_PKEY, &key, msg, sizeof(msg))) {
-        printf("  key         CANNOT BE USED: %s\n", msg);
+    if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_PKEY }, &key)) {
+        printf("  key         CANNOT BE USED: %s\n", key.msg);
         return KM_EXIT_FAIL;
     }
-    (void)o;
     km_describe_key(key.key, desc, sizeof(desc));
     printf("  key         %s, matches the certificate\n", desc);
-    km_loaded_clear(&key);
+    kmtls_loaded_clear(&key);
     return KM_EXIT_OK;
 }
 
@@ -205,27 +197,27 @@ static void show_chain(STACK_OF(X509) *chain)
 
     printf("  chain       %d certificate%s\n", sk_X509_num(chain), sk_X509_num(chain) == 1 ? "" : "s");
     for (int i = 0; i < sk_X509_num(chain); i++) {
-        km_name(X509_get_subject_name(sk_X509_value(chain, i)), name, sizeof(name));
+        km_name_text(X509_get_subject_name(sk_X509_value(chain, i)), name, sizeof(name));
         printf("    %d %s\n", i, name);
     }
 }
 
 static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *alias)
 {
-    char uri[8192], msg[640], why[256];
-    km_loaded chain, trusted;
+    char uri[8192], why[256];
+    kmtls_loaded chain, trusted;
     const char *purpose;
     int rc = KM_EXIT_OK;
 
-    km_store_uri(uri, sizeof(uri), o->path, "keystore", o->alias, o->password_file);
-    if (!km_store_load(libctx, uri, OSSL_STORE_INFO_CERT, &chain, msg, sizeof(msg))) {
-        printf("keystore    CANNOT BE READ: %s\n", msg);
+    kmtls_store_uri(uri, sizeof(uri), o->path, "keystore", o->alias, o->password_file);
+    if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &chain)) {
+        printf("keystore    CANNOT BE READ: %s\n", chain.msg);
         return chain.reason == KAFKA_MTLS_R_NOT_READY ? KM_EXIT_NOT_READY : KM_EXIT_FAIL;
     }
-    km_store_uri(uri, sizeof(uri), o->path, "truststore", o->alias, o->password_file);
-    if (!km_store_load(libctx, uri, OSSL_STORE_INFO_CERT, &trusted, msg, sizeof(msg))) {
+    kmtls_store_uri(uri, sizeof(uri), o->path, "truststore", o->alias, o->password_file);
+    if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &trusted)) {
         printf("truststore  %s: %s\n", trusted.reason == KAFKA_MTLS_R_NOT_FOUND ? "none" : "CANNOT BE READ",
-               msg);
+               trusted.msg);
         if (trusted.reason != KAFKA_MTLS_R_NOT_FOUND)
             rc = KM_EXIT_FAIL;
     }
@@ -233,8 +225,8 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
         X509 *leaf = sk_X509_value(chain.certs, 0);
 
         printf("keystore\n");
-        km_store_uri(uri, sizeof(uri), o->path, "keystore", o->alias, o->password_file);
-        if (show_key(o, libctx, uri) != KM_EXIT_OK)
+        kmtls_store_uri(uri, sizeof(uri), o->path, "keystore", o->alias, o->password_file);
+        if (show_key(libctx, uri) != KM_EXIT_OK)
             rc = KM_EXIT_FAIL;
         km_print_cert(leaf, o->now, "  ");
         show_chain(chain.certs);
@@ -257,16 +249,16 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
         for (int i = 0; i < sk_X509_num(trusted.certs); i++) {
             X509 *x = sk_X509_value(trusted.certs, i);
             char name[512], t[64];
-            struct tm tm;
-            time_t na = ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) ? timegm(&tm) : 0;
+            time_t na = 0;
 
-            km_name(X509_get_subject_name(x), name, sizeof(name));
+            km_time_of(X509_get0_notAfter(x), &na);
+            km_name_text(X509_get_subject_name(x), name, sizeof(name));
             printf("    %s (not after %s%s)\n", name, km_cli_time(na, t, sizeof(t)),
                    km_cert_current(x, o->now) ? "" : ", EXPIRED or not yet valid");
         }
     }
-    km_loaded_clear(&chain);
-    km_loaded_clear(&trusted);
+    kmtls_loaded_clear(&chain);
+    kmtls_loaded_clear(&trusted);
     return rc;
 }
 
@@ -329,13 +321,13 @@ static int parse(int argc, char **argv, inspect_opts *o)
 int km_cmd_inspect(int argc, char **argv)
 {
     inspect_opts o;
-    OSSL_LIB_CTX *libctx;
+    kmtls_libctx *lc;
     char alias[256] = "";
     int rc = parse(argc, argv, &o);
 
     if (rc != KM_EXIT_OK)
         return rc < 0 ? KM_EXIT_OK : rc; /* -1: --help was printed */
-    if ((libctx = km_cli_libctx()) == NULL)
+    if ((lc = km_cli_libctx()) == NULL)
         return KM_EXIT_FAIL;
     if (o.is_dir) {
         printf("volume      %s\n", o.path);
@@ -345,11 +337,11 @@ int km_cmd_inspect(int argc, char **argv)
         show_file(&o);
     }
     if (rc == KM_EXIT_OK)
-        rc = show_stores(&o, libctx, alias[0] ? alias : NULL);
+        rc = show_stores(&o, lc->libctx, alias[0] ? alias : NULL);
     printf("result      %s\n", rc == KM_EXIT_OK          ? "ok"
                                : rc == KM_EXIT_NOT_READY ? "not ready"
                                : rc == KM_EXIT_EXPIRED   ? "certificate expired or not yet valid"
                                                          : "problem found");
-    km_cli_libctx_free(libctx);
+    kmtls_libctx_free(lc);
     return rc;
 }

@@ -7,13 +7,14 @@
  * so concurrent runs can be told apart.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
-#include "issuer.h"
+#include "kmtls/issuer.h"
 
 typedef struct issue_opts {
     km_issue_request rq;
@@ -42,10 +43,15 @@ static const struct option options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "kafka-mtls issue: ");
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\nusage: kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options] "
                     "(see kafka-mtls --help)\n");
     return KM_EXIT_USAGE;
@@ -56,7 +62,7 @@ static int parse_days(const char *s, int *out)
     char *end;
     long v = strtol(s, &end, 10);
 
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 36500)
+    if (*s == '\0' || *end != '\0' || v < 1 || v > KM_MAX_VALIDITY_DAYS)
         return 0;
     *out = (int)v;
     return 1;
@@ -81,7 +87,8 @@ static int parse(int argc, char **argv, issue_opts *o)
         case O_EKU: o->rq.extended_key_usage = optarg; break;
         case O_DAYS:
             if (!parse_days(optarg, &o->rq.validity_days))
-                return usage_error("--days '%s': expected a number of days from 1 to 36500", optarg);
+                return usage_error("--days '%s': expected a number of days from 1 to %d", optarg,
+                                   KM_MAX_VALIDITY_DAYS);
             break;
         case O_RENEW: o->renew_before = optarg; break;
         case O_PWFILE: o->password_file = optarg; break;
@@ -146,7 +153,7 @@ static void print_fresh(const issue_opts *o, const km_vol_check *vc, double tota
 static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
 {
     km_status st = { 0 };
-    km_vol_check before, after;
+    km_vol_check before = { 0 }, after = { 0 };
     km_issue_result res;
     timings t;
     char alias[256], why[700];
@@ -215,7 +222,7 @@ int km_cmd_issue(int argc, char **argv)
 {
     issue_opts o;
     km_secret ca_pw = { 0 }, store_pw = { 0 };
-    OSSL_LIB_CTX *libctx = NULL;
+    kmtls_libctx *lc = NULL;
     int rc = parse(argc, argv, &o);
 
     if (rc != KM_EXIT_OK)
@@ -231,12 +238,12 @@ int km_cmd_issue(int argc, char **argv)
             goto done;
         o.rq.store_password = store_pw.data;
     }
-    if ((libctx = km_cli_libctx()) == NULL)
+    if ((lc = km_cli_libctx()) == NULL)
         goto done;
-    rc = run(&o, libctx);
+    rc = run(&o, lc->libctx);
 done:
     km_secret_clear(&ca_pw);
     km_secret_clear(&store_pw);
-    km_cli_libctx_free(libctx);
+    kmtls_libctx_free(lc);
     return rc;
 }

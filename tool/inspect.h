@@ -9,8 +9,6 @@
 
 /* "EC P-256", "RSA 2048", "ED25519" */
 void km_describe_key(const EVP_PKEY *key, char *buf, size_t n);
-/* RFC 2253 form of a name */
-void km_name(const X509_NAME *name, char *buf, size_t n);
 /* subject, issuer, serial, SAN, EKU, validity with days left, prefixed by indent. */
 void km_print_cert(const X509 *x, time_t now, const char *indent);
 /* 1 if the certificate is valid at now */

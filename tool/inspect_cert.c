@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/objects.h>
@@ -12,6 +11,7 @@
 
 #include "cli.h"
 #include "inspect.h"
+#include "kmtls/x509.h"
 
 void km_describe_key(const EVP_PKEY *key, char *buf, size_t n)
 {
@@ -38,16 +38,6 @@ static int bio_text(BIO *b, char *buf, size_t n)
     return len > 0;
 }
 
-void km_name(const X509_NAME *name, char *buf, size_t n)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-
-    buf[0] = '\0';
-    if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
-        bio_text(b, buf, n);
-    BIO_free(b);
-}
-
 /* An extension's value as openssl prints it, or "" */
 static void ext_text(const X509 *x, int nid, char *buf, size_t n)
 {
@@ -64,9 +54,10 @@ static void ext_text(const X509 *x, int nid, char *buf, size_t n)
 
 static time_t to_time(const ASN1_TIME *t)
 {
-    struct tm tm;
+    time_t out = 0;
 
-    return ASN1_TIME_to_tm(t, &tm) ? timegm(&tm) : 0;
+    km_time_of(t, &out);
+    return out;
 }
 
 int km_cert_current(const X509 *x, time_t now)
@@ -76,16 +67,15 @@ int km_cert_current(const X509 *x, time_t now)
 
 void km_print_cert(const X509 *x, time_t now, const char *in)
 {
-    char buf[1024], t[64];
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+    char buf[1024], t[64], serial[64];
     time_t nb = to_time(X509_get0_notBefore(x)), na = to_time(X509_get0_notAfter(x));
 
-    km_name(X509_get_subject_name(x), buf, sizeof(buf));
+    km_name_text(X509_get_subject_name(x), buf, sizeof(buf));
     printf("%ssubject     %s\n", in, buf);
-    km_name(X509_get_issuer_name(x), buf, sizeof(buf));
+    km_name_text(X509_get_issuer_name(x), buf, sizeof(buf));
     printf("%sissuer      %s\n", in, buf);
-    printf("%sserial      %s\n", in, hex ? hex : "?");
+    km_serial_hex(x, serial, sizeof(serial));
+    printf("%sserial      %s\n", in, serial);
     ext_text(x, NID_subject_alt_name, buf, sizeof(buf));
     printf("%sSAN         %s\n", in, buf[0] ? buf : "(none)");
     ext_text(x, NID_ext_key_usage, buf, sizeof(buf));
@@ -97,8 +87,6 @@ void km_print_cert(const X509 *x, time_t now, const char *in)
     else
         printf("%snot-after   %s (%ld days left)\n", in, km_cli_time(na, t, sizeof(t)),
                (long)((na - now) / 86400));
-    OPENSSL_free(hex);
-    BN_free(bn);
 }
 
 int km_verify_chain(OSSL_LIB_CTX *libctx, STACK_OF(X509) *chain, STACK_OF(X509) *trusted, time_t now,

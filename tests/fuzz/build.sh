@@ -2,9 +2,10 @@
 # tests/fuzz/build.sh OUTDIR — builds the libFuzzer targets into OUTDIR/bin.
 #
 # A standalone clang build, independent of meson's (gcc) build: the
-# provider's sources (provider_sources in provider/meson.build), the issuer
-# sources the plugin's property checks call (issuer_sources in
-# tool/meson.build) and interceptor/settings.c are compiled with
+# shared code (common_sources in common/meson.build), the provider's sources
+# (provider_sources in provider/meson.build), the issuer sources the
+# plugin's property checks call (issuer_sources in issuer/meson.build) and
+# interceptor/settings.c are compiled with
 # -fsanitize=fuzzer-no-link,address,undefined into one archive; each target
 # links its harness against it and libcrypto. Objects are rebuilt when their
 # source or any project header is newer.
@@ -37,12 +38,13 @@ meson_list() {  # meson_list FILE NAME
     on { s = $0; while (match(s, /\x27[^\x27]+\.c\x27/)) { print substr(s, RSTART + 1, RLENGTH - 2); s = substr(s, RSTART + RLENGTH) } }
     on && /\)/ { exit }' "$1"
 }
-mapfile -t provider_src < <(meson_list "$root/provider/meson.build" provider_sources)
-mapfile -t issuer_src < <(meson_list "$root/tool/meson.build" issuer_sources)
-(( ${#provider_src[@]} > 5 )) || { echo "fuzz/build.sh: cannot read provider_sources from provider/meson.build" >&2; exit 1; }
 sources=()
-for f in "${provider_src[@]}"; do sources+=("provider/$f"); done
-for f in "${issuer_src[@]}"; do sources+=("tool/$f"); done
+for layer in common:common_sources provider:provider_sources issuer:issuer_sources; do
+  mapfile -t src < <(meson_list "$root/${layer%%:*}/meson.build" "${layer#*:}")
+  (( ${#src[@]} > 5 )) ||
+    { echo "fuzz/build.sh: cannot read ${layer#*:} from ${layer%%:*}/meson.build" >&2; exit 1; }
+  for f in "${src[@]}"; do sources+=("${layer%%:*}/$f"); done
+done
 
 # interceptor/settings.c needs librdkafka's header for its types only.
 have_rdkafka=0
@@ -58,12 +60,15 @@ fi
 crypto_cflags=$(pkg-config --cflags libcrypto)
 crypto_libs=$(pkg-config --libs libcrypto)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
+# Each layer's public headers, and the private ones of the two parts the
+# harnesses test from the inside (the provider's readers, the plugin's
+# settings).
 common=(-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -fno-strict-aliasing
-        -I"$root/include" -I"$root/provider" -I"$root/tool" -I"$root/interceptor"
-        $crypto_cflags $rdkafka_cflags)
+        -I"$root/include" -I"$root/common/include" -I"$root/provider/include" -I"$root/issuer/include"
+        -I"$root/provider" -I"$root/interceptor" $crypto_cflags $rdkafka_cflags)
 
 # Newest header or build input: anything newer forces a rebuild.
-newest=$(find "$root/include" "$root/provider" "$root/tool" "$root/interceptor" "$here" \
+newest=$(find "$root/include" "$root/common" "$root/provider" "$root/issuer" "$root/interceptor" "$here" \
               -name '*.h' -printf '%T@\n' | sort -n | tail -1)
 newest=${newest:-0}
 newest=${newest%.*}

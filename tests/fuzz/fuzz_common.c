@@ -16,10 +16,12 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
-#include "kafka-mtls.h"
+#include "formats.h"
 #include "fuzz_common.h"
-#include "jks.h"
-#include "provider.h"
+#include "jks_protect.h"
+#include "kafka-mtls.h"
+#include "keystore.h"
+#include "kmtls/provider.h"
 
 void kmf_die(const char *fmt, ...)
 {
@@ -34,41 +36,36 @@ void kmf_die(const char *fmt, ...)
     abort();
 }
 
-static OSSL_LIB_CTX *new_libctx(int with_kafka_mtls)
+/* RC2/3DES PKCS#12 from old JDKs and `openssl pkcs12 -legacy`, if there. */
+static void load_legacy(OSSL_LIB_CTX *ctx)
 {
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-
-    if (ctx == NULL)
-        kmf_die("OSSL_LIB_CTX_new failed");
-    if (with_kafka_mtls &&
-        (!OSSL_PROVIDER_add_builtin(ctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
-         OSSL_PROVIDER_load(ctx, KAFKA_MTLS_PROVIDER_NAME) == NULL))
-        kmf_die("cannot load the built-in kafka-mtls provider");
-    if (OSSL_PROVIDER_load(ctx, "default") == NULL)
-        kmf_die("cannot load the default provider");
-    /* RC2/3DES PKCS#12 from old JDKs and `openssl pkcs12 -legacy` */
     ERR_set_mark();
     (void)OSSL_PROVIDER_load(ctx, "legacy");
     ERR_pop_to_mark();
-    return ctx;
 }
 
 OSSL_LIB_CTX *kmf_libctx(void)
 {
     static OSSL_LIB_CTX *ctx;
 
-    if (ctx == NULL)
-        ctx = new_libctx(0);
+    if (ctx == NULL) {
+        if ((ctx = OSSL_LIB_CTX_new()) == NULL || OSSL_PROVIDER_load(ctx, "default") == NULL)
+            kmf_die("cannot load the default provider");
+        load_legacy(ctx);
+    }
     return ctx;
 }
 
 OSSL_LIB_CTX *kmf_store_libctx(void)
 {
-    static OSSL_LIB_CTX *ctx;
+    static kmtls_libctx *lc;
 
-    if (ctx == NULL)
-        ctx = new_libctx(1);
-    return ctx;
+    if (lc == NULL) {
+        if ((lc = kmtls_libctx_new()) == NULL)
+            kmf_die("kmtls_libctx_new failed");
+        load_legacy(lc->libctx);
+    }
+    return lc->libctx;
 }
 
 const km_secret *kmf_password(void)
@@ -107,7 +104,7 @@ void kmf_check_error_queue(const char *what)
 
 void kmf_check_keystore(const km_keystore *ks)
 {
-    if (ks->format == NULL)
+    if (ks->format == KM_FORMAT_UNKNOWN)
         kmf_die("keystore without a format");
     if (ks->nkeys > 0 && ks->keys == NULL)
         kmf_die("%zu keys but no array", ks->nkeys);

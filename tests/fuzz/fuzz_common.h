@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <openssl/types.h>
 
-#include "keystore.h"
+#include "kmtls/secret.h"
+#include "kmtls/status.h"
+
+struct km_keystore; /* provider/keystore.h */
 
 /* The store (and key) password of every generated seed (make-corpus.sh). */
 #define KMFUZZ_PASSWORD "kmfuzz-pass"
@@ -34,11 +37,11 @@ void kmf_check_status(const char *what, int ok, const km_status *st);
 /* The library's promise: expected failures leave nothing on the error queue. */
 void kmf_check_error_queue(const char *what);
 /* A keystore a reader accepted must be well formed. */
-void kmf_check_keystore(const km_keystore *ks);
+void kmf_check_keystore(const struct km_keystore *ks);
 
 /* Decrypts every key entry with pw (km_decrypt_key) and checks the result's
  * status. */
-void kmf_decrypt_all(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_secret *pw);
+void kmf_decrypt_all(OSSL_LIB_CTX *libctx, const struct km_keystore *ks, const km_secret *pw);
 
 /* JKS/JCEKS: buf[len-20..] = SHA1(UTF-16BE(pw) || "Mighty Aphrodite" || rest).
  * 0 if the password cannot be encoded or len < 20. */

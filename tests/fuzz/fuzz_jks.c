@@ -13,9 +13,10 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
-#include "kafka-mtls.h"
+#include "formats.h"
 #include "fuzz_common.h"
-#include "keystore.h"
+#include "kafka-mtls.h"
+#include "readers.h"
 
 static int read_once(const unsigned char *buf, size_t len)
 {
@@ -31,8 +32,8 @@ static int read_once(const unsigned char *buf, size_t len)
     kmf_check_error_queue("km_read_jks");
     if (ok) {
         kmf_check_keystore(ks);
-        if (strcmp(ks->format, "JKS") != 0 && strcmp(ks->format, "JCEKS") != 0)
-            kmf_die("km_read_jks: format %s", ks->format);
+        if (ks->format != KM_FORMAT_JKS && ks->format != KM_FORMAT_JCEKS)
+            kmf_die("km_read_jks: format %s", km_format_name(ks->format));
         for (size_t i = 0; i < ks->nkeys; i++)
             if (ks->keys[i].kind != KM_KEY_JKS && ks->keys[i].kind != KM_KEY_JCEKS)
                 kmf_die("km_read_jks: key kind %d", (int)ks->keys[i].kind);

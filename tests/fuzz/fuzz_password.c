@@ -1,6 +1,6 @@
 /*
  * Password files: the input is written to a file on tmpfs and read with
- * km_read_password_file (bounded read, one line, trailing "\n" / "\r\n"
+ * km_read_password_at (bounded read, one line, trailing "\n" / "\r\n"
  * dropped, empty and multi-line files refused); an accepted password is
  * then encoded as Java hashes it (km_jks_password_utf16be: strict UTF-8 to
  * UTF-16BE with surrogate pairs).
@@ -14,11 +14,12 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
-#include "kafka-mtls.h"
-#include "files.h"
+#include <fcntl.h>
+
 #include "fuzz_common.h"
-#include "jks.h"
-#include "keystore.h"
+#include "jks_protect.h"
+#include "kafka-mtls.h"
+#include "kmtls/files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (path[0] == '\0')
         snprintf(path, sizeof(path), "%s/client_creds", kmf_tmpdir());
     kmf_write_file(path, data, size);
-    ok = km_read_password_file(path, KAFKA_MTLS_R_NOT_READY, &pw, &st);
-    kmf_check_status("km_read_password_file", ok, &st);
+    ok = km_read_password_at(AT_FDCWD, path, path, KAFKA_MTLS_R_NOT_READY, 0, &pw, &st);
+    kmf_check_status("km_read_password_at", ok, &st);
     if (ok) {
         size_t expect = size;
         unsigned char *pw16 = NULL;
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             kmf_die("km_jks_password_utf16be returned %d", conv);
         }
     } else if (pw.data != NULL) {
-        kmf_die("km_read_password_file failed but set a password");
+        kmf_die("km_read_password_at failed but set a password");
     }
     km_secret_clear(&pw);
     ERR_clear_error();

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <openssl/err.h>
 
-#include "kafka-mtls.h"
 #include "fuzz_common.h"
-#include "keystore.h"
+#include "kafka-mtls.h"
+#include "readers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ks == NULL)
         abort();
-    ok = km_read_pem(libctx, data, size, ks, &st);
+    ok = km_read_pem(libctx, data, size, NULL, ks, &st);
     kmf_check_status("km_read_pem", ok, &st);
     kmf_check_error_queue("km_read_pem");
     if (ok) {

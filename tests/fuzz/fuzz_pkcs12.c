@@ -14,9 +14,9 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
-#include "kafka-mtls.h"
 #include "fuzz_common.h"
-#include "keystore.h"
+#include "kafka-mtls.h"
+#include "readers.h"
 
 static int read_once(const unsigned char *buf, size_t len)
 {

@@ -37,9 +37,10 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
-#include "kafka-mtls.h"
 #include "fuzz_common.h"
-#include "keystore.h"
+#include "kafka-mtls.h"
+#include "kmtls/provider.h"
+#include "kmtls/sniff.h"
 #include "material.h"
 #include "uri.h"
 
@@ -78,7 +79,7 @@ static void path_of(char *out, size_t n, const char *name)
     snprintf(out, n, "%s/%s", dir, name);
 }
 
-/* The password a password file holds, as km_read_password_file reads it;
+/* The password a password file holds, as km_read_password_at reads it;
  * 0 if it would refuse the file. */
 static int password_of(const part *pt, km_secret *pw)
 {
@@ -189,43 +190,29 @@ static void load_direct(const char *uri_text, int req, const km_secret *password
 static void load_store(const char *uri_text, int req, const km_secret *password,
                        const km_secret *key_password)
 {
+    static const int expects[] = { 0, OSSL_STORE_INFO_PKEY, OSSL_STORE_INFO_CERT, 0 };
     OSSL_PARAM params[3], *p = params;
-    OSSL_STORE_CTX *ctx;
+    kmtls_query q = { .uri = uri_text, .expect = expects[req], .subject = req == 3 ? ca_subject : NULL,
+                      .params = params };
+    kmtls_loaded l;
+    int ok;
 
+    /* octet strings of their own length: a password may hold any byte */
     if (password != NULL)
         *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_PASSWORD, password->data, password->len);
     if (key_password != NULL)
         *p++ = OSSL_PARAM_construct_octet_string(KAFKA_MTLS_PARAM_KEY_PASSWORD, key_password->data,
                                                  key_password->len);
     *p = OSSL_PARAM_construct_end();
-    ctx = OSSL_STORE_open_ex(uri_text, kmf_store_libctx(), NULL, NULL, NULL, params, NULL, NULL);
-    if (ctx == NULL)
-        kmf_die("OSSL_STORE_open_ex(%s) failed", uri_text);
-    if (req == 1)
-        (void)OSSL_STORE_expect(ctx, OSSL_STORE_INFO_PKEY);
-    else if (req == 2)
-        (void)OSSL_STORE_expect(ctx, OSSL_STORE_INFO_CERT);
-    else if (req == 3) {
-        OSSL_STORE_SEARCH *s = OSSL_STORE_SEARCH_by_name(ca_subject);
-
-        (void)OSSL_STORE_find(ctx, s);
-        OSSL_STORE_SEARCH_free(s);
-    }
-    int n = 0;
-    for (; n < 64 && !OSSL_STORE_eof(ctx); n++) {
-        OSSL_STORE_INFO *info = OSSL_STORE_load(ctx);
-
-        if (info == NULL)
-            break;
-        OSSL_STORE_INFO_free(info);
-    }
-    if (getenv("KMFUZZ_VERBOSE") != NULL) {
-        fprintf(stderr, "kmfuzz: OSSL_STORE %s: %d objects, error %d\n", uri_text, n,
-                OSSL_STORE_error(ctx));
-        ERR_print_errors_fp(stderr);
-    }
-    OSSL_STORE_close(ctx);
-    ERR_clear_error();
+    ok = kmtls_store_load(kmf_store_libctx(), &q, &l);
+    if (getenv("KMFUZZ_VERBOSE") != NULL)
+        fprintf(stderr, "kmfuzz: OSSL_STORE %s: %s, %d keys, %d certificates%s%s\n", uri_text,
+                ok ? "ok" : "failed", l.nkeys, sk_X509_num(l.certs), ok ? "" : ": ", ok ? "" : l.msg);
+    if (!ok && (l.reason < KAFKA_MTLS_R_BAD_URI || l.reason > KAFKA_MTLS_R_INTERNAL || l.msg[0] == '\0'))
+        kmf_die("OSSL_STORE %s failed with reason %d (%s)", uri_text, l.reason, l.msg);
+    if (ok && req == 1 && l.nkeys != 1)
+        kmf_die("OSSL_STORE %s: %d keys for expect PKEY", uri_text, l.nkeys);
+    kmtls_loaded_clear(&l);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

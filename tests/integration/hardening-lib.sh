@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # the variables are the sourcing scripts'
-# Helpers shared by the hardening tests (issue 5): hardening.sh,
-# hardening_gaps.sh, faults.sh, swap.sh, secrets.sh, valgrind.sh. Sourced
+# Helpers shared by the hardening tests: bad_inputs_fail_closed.sh,
+# edge_cases.sh, faults_leave_volume_whole.sh, volume_swap_reads_one_side.sh,
+# secrets_stay_out_of_logs.sh, valgrind_finds_no_errors.sh. Sourced
 # after lib.sh. Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD,
 # KMTLS_TOOL, and lib.sh's.
 : "${KMTLS_PLUGIN:?run through meson test}" "${KMTLS_PEER_DIR:?run through meson test}"

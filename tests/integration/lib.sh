@@ -3,6 +3,12 @@
 set -uo pipefail
 : "${KMTLS_MODULE:?run through meson test}" "${KMTLS_FIXTURES:?run through meson test}"
 PROV=(-provider "$KMTLS_MODULE" -provider default)
+# The asan test setup: what the test runs loads our instrumented module and
+# plugin, so the sanitizer runtime comes first; those programs' own leaks
+# are not ours to report.
+if [[ -n ${KMTLS_ASAN_RUNTIME:-} ]]; then
+  export LD_PRELOAD=$KMTLS_ASAN_RUNTIME${LD_PRELOAD:+:$LD_PRELOAD} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+fi
 FX=$KMTLS_FIXTURES
 VOL=$FX/vol
 PASS=0 FAIL=0
@@ -21,11 +27,12 @@ trap finish EXIT
 ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/       | /' | head -20; }
 
-# expect_output NAME PATTERN CMD... : CMD must print (stdout+stderr) PATTERN (grep -E)
+# expect_output NAME PATTERN CMD... : CMD must exit 0 and print (stdout+stderr) PATTERN (grep -E)
 expect_output() {
-  local name=$1 pat=$2 out; shift 2
-  out=$("$@" 2>&1)
-  if grep -qE -- "$pat" <<<"$out"; then ok "$name"; else fail "$name (expected /$pat/)" "$out"; fi
+  local name=$1 pat=$2 out rc; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if (( rc == 0 )) && grep -qE -- "$pat" <<<"$out"; then ok "$name"
+  else fail "$name (expected exit 0 and /$pat/, rc=$rc)" "$out"; fi
 }
 # expect_fail NAME PATTERN CMD... : CMD must exit non-zero and print PATTERN
 expect_fail() {
@@ -70,7 +77,7 @@ peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 # test with SIGKILL, which no trap sees): the watchdog waits for EOF on a
 # pipe, fd $WATCHDOG, that only this script and its short-lived children hold
 # (start a long-lived one with {WATCHDOG}>&-), then stops the peer, unmounts
-# what the script mounted under $WORK/mnt* (faults.sh, hardening_gaps.sh) and
+# what the script mounted under $WORK/mnt* (faults_leave_volume_whole.sh, edge_cases.sh) and
 # removes the work dir, never across a mount still there.
 start_peer_in() {
   local name=$1 n=$2 label=$3 rc=1

@@ -5,22 +5,12 @@
 #include <stdio.h>
 #include <openssl/pem.h>
 
-#include "kafka-mtls.h"
-#include "provider.h"
-
-void tu_libctx_setup(OSSL_LIB_CTX **libctx, OSSL_PROVIDER **ours, OSSL_PROVIDER **dflt)
+kmtls_libctx *tu_libctx_new(void)
 {
-    ck_assert_ptr_nonnull(*libctx = OSSL_LIB_CTX_new());
-    ck_assert_int_eq(OSSL_PROVIDER_add_builtin(*libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init), 1);
-    ck_assert_ptr_nonnull(*ours = OSSL_PROVIDER_load(*libctx, KAFKA_MTLS_PROVIDER_NAME));
-    ck_assert_ptr_nonnull(*dflt = OSSL_PROVIDER_load(*libctx, "default"));
-}
+    kmtls_libctx *lc = kmtls_libctx_new();
 
-void tu_libctx_teardown(OSSL_LIB_CTX *libctx, OSSL_PROVIDER *ours, OSSL_PROVIDER *dflt)
-{
-    OSSL_PROVIDER_unload(ours);
-    OSSL_PROVIDER_unload(dflt);
-    OSSL_LIB_CTX_free(libctx);
+    ck_assert_msg(lc != NULL, "kmtls_libctx_new failed");
+    return lc;
 }
 
 X509 *tu_read_pem_cert(const char *path)

@@ -1,0 +1,105 @@
+/* km_pem_bundle: keys and certificates as PEM text for librdkafka. */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "kmtls/x509.h"
+#include "pem_bundle.h"
+
+static char *bio_to_string(BIO *b, size_t *len)
+{
+    BUF_MEM *bm;
+    char *s;
+
+    if (BIO_get_mem_ptr(b, &bm) <= 0 || (s = OPENSSL_malloc(bm->length + 1)) == NULL)
+        return NULL;
+    memcpy(s, bm->data, bm->length);
+    s[bm->length] = '\0';
+    if (len != NULL)
+        *len = bm->length;
+    return s;
+}
+
+static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    int ok = b != NULL;
+
+    for (int i = from; ok && i < to; i++)
+        ok = PEM_write_bio_X509(b, sk_X509_value(certs, i));
+    if (ok)
+        s = bio_to_string(b, NULL);
+    BIO_free(b);
+    return s;
+}
+
+int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *trusted, km_pem_bundle *b)
+{
+    BIO *kb = BIO_new(BIO_s_secmem());
+    X509 *leaf = sk_X509_value(chain, 0);
+    int n = sk_X509_num(chain), ok;
+
+    memset(b, 0, sizeof(*b));
+    /* What is left beyond the leaf goes through a chain file (librdkafka
+     * < 2.8 sends only the leaf of a PEM). */
+    if (n > 1 && X509_check_issued(sk_X509_value(chain, n - 1), sk_X509_value(chain, n - 1)) == X509_V_OK)
+        n--;
+    ok = kb != NULL && PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) &&
+         (b->key = bio_to_string(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(chain, 0, 1)) != NULL &&
+         (n < 2 || (b->chain = certs_pem(chain, 0, n)) != NULL) &&
+         (sk_X509_num(trusted) <= 0 || (b->trusted = certs_pem(trusted, 0, sk_X509_num(trusted))) != NULL) &&
+         X509_up_ref(leaf);
+    BIO_free(kb);
+    if (!ok) {
+        km_pem_bundle_clear(b);
+        return 0;
+    }
+    b->leaf_cert = leaf;
+    X509_NAME_oneline(X509_get_subject_name(leaf), b->subject, sizeof(b->subject));
+    km_time_text(X509_get0_notAfter(leaf), b->not_after, sizeof(b->not_after));
+    return 1;
+}
+
+static char *dup_or_null(const char *s, int *ok)
+{
+    char *d = s != NULL ? OPENSSL_strdup(s) : NULL;
+
+    if (s != NULL && d == NULL)
+        *ok = 0;
+    return d;
+}
+
+int km_pem_bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
+{
+    int ok = 1;
+
+    memset(dst, 0, sizeof(*dst));
+    if ((dst->key = OPENSSL_malloc(src->key_len + 1)) == NULL)
+        return 0;
+    memcpy(dst->key, src->key, src->key_len + 1);
+    dst->key_len = src->key_len;
+    dst->leaf = dup_or_null(src->leaf, &ok);
+    dst->chain = dup_or_null(src->chain, &ok);
+    dst->trusted = dup_or_null(src->trusted, &ok);
+    if (src->leaf_cert != NULL && X509_up_ref(src->leaf_cert))
+        dst->leaf_cert = src->leaf_cert;
+    memcpy(dst->subject, src->subject, sizeof(dst->subject));
+    memcpy(dst->not_after, src->not_after, sizeof(dst->not_after));
+    if (!ok)
+        km_pem_bundle_clear(dst);
+    return ok;
+}
+
+void km_pem_bundle_clear(km_pem_bundle *b)
+{
+    OPENSSL_clear_free(b->key, b->key_len + 1);
+    OPENSSL_free(b->leaf);
+    OPENSSL_free(b->chain);
+    OPENSSL_free(b->trusted);
+    X509_free(b->leaf_cert);
+    memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,88 @@
+/*
+ * Who issues, when many processes start on one volume at once.
+ *
+ * Checking a volume reads its keystore, and that costs key derivations.
+ * Checked under the exclusive lock, N starters on an empty volume would
+ * pay one issuance plus N reads in a row. So the check runs under a shared
+ * lock (readers at once, never during a write), and only a volume that
+ * needs a certificate is locked exclusively. A process that gets the
+ * exclusive lock and finds the volume changed since its check (someone
+ * issued meanwhile) lets go and checks again, shared: the queue for the
+ * exclusive lock then costs a few stat calls per process, not a read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "kmtls/fingerprint.h"
+#include "kmtls/issuer.h"
+#include "kmtls/seed.h"
+
+/* Rounds of "someone changed it while I waited" before checking under the
+ * exclusive lock: a volume rewritten that often is not being issued by
+ * processes like us, and must not keep us spinning. */
+#define MAX_SHARED_ROUNDS 4
+
+/*
+ * A shared lock on VOLUME/.kafka-mtls.lock if there is one: -1 without it
+ * (a volume nobody issued into yet, or one we may not open the lock of, as
+ * on a read-only mount). The check that follows does not depend on it for
+ * correctness: the provider re-reads a volume that changed under it.
+ */
+static int lock_shared(const char *volume)
+{
+    char path[4096];
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", volume, KAFKA_MTLS_LOCK_FILE) >= sizeof(path))
+        return -1;
+    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
+        return -1;
+    while (flock(fd, LOCK_SH) != 0)
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    return fd;
+}
+
+static int nothing_to_do(const km_vol_check *c, int take_over_other_ca)
+{
+    return c->state == KM_VOL_FRESH || (c->state == KM_VOL_OTHER_CA && !take_over_other_ca);
+}
+
+int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
+                    const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,
+                    km_status *st)
+{
+    *fd = -1;
+    memset(out, 0, sizeof(*out));
+    for (int round = 0; round < MAX_SHARED_ROUNDS; round++) {
+        int shared = lock_shared(volume);
+        unsigned long long seen = km_fingerprint(volume);
+
+        km_vol_check_clear(out);
+        km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);
+        km_volume_unlock(shared);
+        if (nothing_to_do(out, take_over_other_ca))
+            return 1;
+        if (!km_volume_lock(volume, fd, st))
+            return 0;
+        if (km_fingerprint(volume) == seen)
+            return 1;
+        km_volume_unlock(*fd);
+        *fd = -1;
+    }
+    if (!km_volume_lock(volume, fd, st))
+        return 0;
+    km_vol_check_clear(out);
+    km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);
+    if (nothing_to_do(out, take_over_other_ca)) {
+        km_volume_unlock(*fd);
+        *fd = -1;
+    }
+    return 1;
+}

@@ -1,0 +1,172 @@
+/*
+ * The issuer's public interface: a CA-signed client (or broker)
+ * certificate written into a volume in the seed's layout, the checks of
+ * what may be asked for, and the renewal decision. Used by the `kafka-mtls`
+ * command and the librdkafka plugin (static library issuer_core); the
+ * volume is read back through the provider (kmtls/provider.h).
+ *
+ * Layout written in VOLUME (each file 0600, temp file + fsync + rename,
+ * then an fsync of the directory; the directory is 0700):
+ *   ALIAS.keystore.jks     PKCS#12 as keytool 17 writes it: the key entry ALIAS
+ *                          (leaf + CA) and the trusted entry "CARoot"
+ *   ALIAS.truststore.jks   PKCS#12: the CA as a trustedCertEntry ("CARoot")
+ *   ALIAS-ca-signed.crt    the leaf certificate, PEM
+ *   ALIAS_creds            the store password + "\n", written LAST: a volume
+ *                          without it is "not ready"
+ *   .kafka-mtls.lock       flock(2) lock serialising issuers across processes
+ */
+#ifndef KMTLS_ISSUER_H
+#define KMTLS_ISSUER_H
+
+#include <stddef.h>
+#include <time.h>
+#include <openssl/types.h>
+
+#include "kafka-mtls.h"   /* properties, reasons (KAFKA_MTLS_R_BAD_REQUEST ...) */
+#include "kmtls/status.h" /* km_status */
+
+#define KAFKA_MTLS_KEY_TYPE_DEFAULT "rsa:2048"
+#define KAFKA_MTLS_VALIDITY_DEFAULT 90
+/* The longest lifetime (and renew window) in days anyone may ask for. */
+#define KM_MAX_VALIDITY_DAYS 36500
+#define KAFKA_MTLS_TRUSTED_ALIAS    "CARoot" /* as the seed names it; keytool lists "caroot" */
+/* notBefore is set this far in the past, so that peers whose clocks run a
+ * little behind ours accept a certificate issued a moment ago. */
+#define KAFKA_MTLS_BACKDATE_SECONDS 300
+
+typedef struct km_issue_request {
+    OSSL_LIB_CTX *libctx;          /* NULL = default; must offer the "default" provider's algorithms */
+    const char *volume;            /* absolute dir; created 0700 if missing; refused if group/other-writable */
+    const char *alias;             /* seed ALIAS (NULL = basename of volume) */
+    const char *ca_cert;           /* CA certificate PEM path: the issuing CA, then its chain up to
+                                    * the root (the root is the truststore's anchor) */
+    const char *ca_key;            /* CA private key PEM path (may be encrypted) */
+    const char *ca_key_password;   /* NULL if not encrypted */
+    const char *subject;           /* NULL = kept from renewing, else "CN=${alias}"; ${alias} and
+                                    * ${hostname} expand inside values; "CN=a,O=b" (RFC 4514
+                                    * order) or "/CN=a/O=b" (DER order) */
+    const char *san;               /* NULL = kept from renewing, else none; or "DNS:x,URI:y,IP:1.2.3.4"
+                                    * (${alias}, ${hostname} expand inside values) */
+    const X509 *renewing;          /* the certificate being replaced, or NULL */
+    const char *key_type;          /* NULL = "rsa:2048"; rsa:3072, rsa:4096, ec:P-256, ec:P-384, ed25519 */
+    const char *extended_key_usage;/* NULL = "clientAuth"; "serverAuth,clientAuth" for a broker */
+    int validity_days;             /* 0 = 90 */
+    const char *store_password;    /* NULL: keep the existing ALIAS_creds password, else a fresh
+                                    * random one; non-NULL: this password */
+} km_issue_request;
+
+typedef struct km_issue_result {
+    char alias[256];
+    char subject[512];             /* RFC 2253 */
+    char serial[64];               /* hex, as openssl prints it */
+    time_t not_before, not_after;
+    int not_after_clamped;         /* the CA expires first: notAfter = the CA's notAfter */
+    int password_kept;             /* the existing ALIAS_creds password was reused */
+    char warning[512];             /* "" or something the user should fix (e.g. a CA key
+                                    * readable by others); issuance went ahead */
+    double keygen_ms;              /* of the issuance, the time spent generating the key */
+} km_issue_result;
+
+/*
+ * Checks what can be checked without touching files (alias, key type, days,
+ * subject, SAN, extended key usage), e.g. when a property is set. 1, or 0
+ * with st set (KAFKA_MTLS_R_BAD_REQUEST).
+ */
+int km_issue_request_check(const km_issue_request *rq, km_status *st);
+
+/* Single fields of a request, as km_issue_request_check judges them (in a
+ * template ${alias} stands for a plain name). 1, or 0 with st set. */
+int km_subject_check(const char *tmpl, km_status *st);
+int km_san_check(const char *tmpl, km_status *st);
+int km_key_type_check(const char *spec, km_status *st);      /* "rsa:2048", ... */
+int km_renew_before_check(const char *spec, km_status *st);  /* see km_renew_before_parse */
+
+/* The volume's ALIAS: alias if given, else the directory's name. 1, or 0
+ * with st set (an alias that breaks the alias rule, kmtls/seed.h). */
+int km_alias_resolve(const char *volume, const char *alias, char *out, size_t n, km_status *st);
+
+/*
+ * Issues a certificate for rq and writes the volume. The caller holds the
+ * volume lock (km_volume_lock). 1 on success, 0 with st set (the message names
+ * the file and the cause). Refuses a CA certificate that is not a CA, is
+ * expired or not yet valid, and a CA key that does not match it.
+ */
+int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st);
+
+/* Creates VOLUME (0700) if missing, checks its permissions and takes
+ * flock(LOCK_EX) on VOLUME/.kafka-mtls.lock (O_NOFOLLOW, 0600). */
+int km_volume_lock(const char *volume, int *fd, km_status *st);
+void km_volume_unlock(int fd);
+
+typedef enum km_renew_kind {
+    KM_RENEW_FRACTION = 0,         /* the last third of the lifetime (default) */
+    KM_RENEW_DAYS,                 /* the last value days */
+    KM_RENEW_PERCENT               /* the last value % of the lifetime */
+} km_renew_kind;
+
+typedef struct km_renew_before {
+    km_renew_kind kind;
+    long value;
+} km_renew_before;
+
+/* NULL or "" = one third of the lifetime; "N" or "Nd" = N days (up to
+ * KM_MAX_VALIDITY_DAYS); "N%" (1-99) = N percent of the lifetime. 1, or 0
+ * with err. */
+int km_renew_before_parse(const char *spec, km_renew_before *out, char *err, size_t n);
+
+enum { KM_CERT_FRESH = 0, KM_CERT_RENEW = 1, KM_CERT_EXPIRED = 2 };
+/* Given the leaf: KM_CERT_FRESH, KM_CERT_RENEW (inside the renew window) or
+ * KM_CERT_EXPIRED (also: not yet valid); *window_start = the window's start.
+ * -1 if the certificate's dates cannot be read. */
+int km_renewal_state(const X509 *leaf, const km_renew_before *rb, time_t now, time_t *window_start);
+
+/* What an issuer finds in a volume, read through the provider. */
+typedef enum km_vol_state {
+    KM_VOL_FRESH = 0,              /* ready, key matches, issued by the CA, before the window */
+    KM_VOL_RENEW,                  /* inside the renew window */
+    KM_VOL_EXPIRED,                /* expired or not yet valid */
+    KM_VOL_MISSING,                /* no keystore, not ready, unreadable or incomplete */
+    KM_VOL_OTHER_CA                /* not issued by the configured CA, or its truststore lacks it */
+} km_vol_state;
+
+typedef struct km_vol_check {
+    km_vol_state state;
+    char why[640];                 /* one line for the user (never a secret) */
+    char serial[64];               /* hex; "" if no certificate was read */
+    time_t not_after, window_start;
+    X509 *leaf;                    /* the certificate read, or NULL: km_vol_check_clear frees it */
+} km_vol_check;
+
+void km_vol_check_clear(km_vol_check *c);
+
+/* The seed layout's PEM copy of the leaf, ALIAS-ca-signed.crt, must be
+ * the keystore's certificate: 1 if it is (or there is none), 0 if it
+ * differs (a renewal interrupted between its renames) or cannot be read. */
+int km_volume_crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const X509 *leaf);
+
+/*
+ * Reads keystore:VOLUME?alias=ALIAS through OSSL_STORE in libctx (which
+ * must have the kafka-mtls provider and "default" loaded) and decides.
+ * ca_cert (PEM path, or NULL) is the CA the certificate must be issued by.
+ * Returns out->state; failures of the read itself are KM_VOL_MISSING with
+ * the provider's message in out->why. out->leaf is set whenever a
+ * certificate was read: release it with km_vol_check_clear.
+ */
+km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
+                             const char *ca_cert, const km_renew_before *rb, time_t now,
+                             km_vol_check *out);
+
+/*
+ * Decides whether this process issues, so that many processes starting at
+ * once on one volume check it in parallel and only one writes. Returns 1
+ * with *fd == -1 when there is nothing to do (out->state KM_VOL_FRESH, or
+ * KM_VOL_OTHER_CA unless take_over_other_ca), 1 with *fd >= 0 when the
+ * caller must issue (the exclusive volume lock is held: release it with
+ * km_volume_unlock; out says why), or 0 with st set when the volume cannot
+ * be locked. In every case out is to be released with km_vol_check_clear.
+ */
+int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
+                    const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,
+                    km_status *st);
+
+#endif

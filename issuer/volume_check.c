@@ -1,0 +1,132 @@
+/*
+ * What an issuer finds in a volume, read exactly as clients read it: through
+ * the kafka-mtls provider's OSSL_STORE (keystore:VOLUME?alias=ALIAS), in a
+ * library context where the provider is loaded.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "issue_internal.h"
+#include "kafka-mtls.h"
+#include "kmtls/provider.h"
+#include "kmtls/seed.h"
+#include "kmtls/x509.h"
+
+static int contains(STACK_OF(X509) *sk, const X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(sk); i++)
+        if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+            return 1;
+    return 0;
+}
+
+int km_volume_crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const X509 *leaf)
+{
+    char path[4096], name[KM_MAX_ALIAS + 32];
+    km_status st = { 0 };
+    X509 *x;
+    int ok;
+
+    if (!km_seed_name(KM_SEED_CERT, alias, NULL, name, sizeof(name)))
+        return 0;
+    x = km_read_cert_pem(libctx, km_path(path, sizeof(path), volume, name), "certificate", &st);
+    if (x == NULL)
+        return st.reason == KAFKA_MTLS_R_NOT_FOUND;
+    ok = X509_cmp(x, leaf) == 0;
+    X509_free(x);
+    return ok;
+}
+
+static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, X509 *ca,
+                           X509 *anchor, const kmtls_loaded *ks, const kmtls_loaded *ts, const km_renew_before *rb,
+                           time_t now, km_vol_check *out)
+{
+    X509 *leaf = sk_X509_value(ks->certs, 0);
+    int state;
+
+    km_serial_hex(leaf, out->serial, sizeof(out->serial));
+    if (ca != NULL &&
+        (X509_check_issued(ca, leaf) != X509_V_OK || X509_verify(leaf, X509_get0_pubkey(ca)) <= 0)) {
+        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) was not issued by the configured CA",
+                 out->serial);
+        return KM_VOL_OTHER_CA;
+    }
+    if (anchor != NULL && !contains(ts->certs, anchor)) {
+        snprintf(out->why, sizeof(out->why), "the truststore does not hold the configured CA's root");
+        return KM_VOL_OTHER_CA;
+    }
+    if (!km_volume_crt_matches(libctx, volume, alias, leaf)) {
+        snprintf(out->why, sizeof(out->why),
+                 "%s-ca-signed.crt is not the keystore's certificate (an earlier issuance was interrupted)",
+                 alias);
+        return KM_VOL_MISSING;
+    }
+    state = km_renewal_state(leaf, rb, now, &out->window_start);
+    km_time_of(X509_get0_notAfter(leaf), &out->not_after);
+    if (state < 0) {
+        snprintf(out->why, sizeof(out->why), "the certificate's validity dates cannot be read");
+        return KM_VOL_MISSING;
+    }
+    if (state == KM_CERT_EXPIRED) {
+        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) is expired or not valid yet",
+                 out->serial);
+        return KM_VOL_EXPIRED;
+    }
+    snprintf(out->why, sizeof(out->why), state == KM_CERT_RENEW ? "the certificate is inside its renew window"
+                                                                : "the certificate is valid");
+    return state == KM_CERT_RENEW ? KM_VOL_RENEW : KM_VOL_FRESH;
+}
+
+km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
+                             const char *ca_cert, const km_renew_before *rb, time_t now,
+                             km_vol_check *out)
+{
+    kmtls_loaded ks = { 0 }, ts = { 0 };
+    char uri[8192];
+    km_status st = { 0 };
+    STACK_OF(X509) *cas = NULL;
+    X509 *ca = NULL, *anchor = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->state = KM_VOL_MISSING;
+    if (ca_cert != NULL && (cas = km_read_certs_pem(libctx, ca_cert, "CA certificate", &st)) == NULL) {
+        snprintf(out->why, sizeof(out->why), "%s", st.msg);
+        return out->state;
+    }
+    if (cas != NULL) {
+        ca = sk_X509_value(cas, 0);
+        anchor = sk_X509_value(cas, sk_X509_num(cas) - 1);
+    }
+    kmtls_store_uri(uri, sizeof(uri), volume, "keystore", alias, NULL);
+    if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri }, &ks)) {
+        snprintf(out->why, sizeof(out->why), "%s", ks.msg);
+        goto done;
+    }
+    kmtls_store_uri(uri, sizeof(uri), volume, "truststore", alias, NULL);
+    if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &ts)) {
+        snprintf(out->why, sizeof(out->why), "%s", ts.msg);
+        goto done;
+    }
+    if (ks.key == NULL || sk_X509_num(ks.certs) < 1) {
+        snprintf(out->why, sizeof(out->why), "the keystore has no %s",
+                 ks.key == NULL ? "private key" : "certificate");
+        goto done;
+    }
+    out->state = decide(libctx, volume, alias, ca, anchor, &ks, &ts, rb, now, out);
+    if (X509_up_ref(sk_X509_value(ks.certs, 0)))
+        out->leaf = sk_X509_value(ks.certs, 0);
+done:
+    sk_X509_pop_free(cas, X509_free);
+    kmtls_loaded_clear(&ks);
+    kmtls_loaded_clear(&ts);
+    return out->state;
+}
+
+void km_vol_check_clear(km_vol_check *c)
+{
+    X509_free(c->leaf);
+    c->leaf = NULL;
+}

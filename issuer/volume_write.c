@@ -1,0 +1,214 @@
+/*
+ * The volume directory: created 0700, refused when others may write to it;
+ * files replaced atomically (temp file O_EXCL|O_NOFOLLOW 0600 in the same
+ * directory, write, fsync, rename, fsync of the directory); the
+ * cross-process lock.
+ *
+ * The volume path itself may be a symlink (mount points often are); what is
+ * checked is the directory that was opened, and every name inside it is
+ * opened relative to that descriptor with O_NOFOLLOW.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+#include "issue_internal.h"
+#include "kafka-mtls.h"
+#include "kmtls/seed.h"
+
+const char *km_path(char *buf, size_t n, const char *volume, const char *name)
+{
+    snprintf(buf, n, "%s/%s", volume, name);
+    return buf;
+}
+
+/* mkdir -p with mode 0700 for what is created. */
+static int make_dirs(const char *volume, km_status *st)
+{
+    char path[4096];
+    size_t len = strlen(volume);
+
+    if (len >= sizeof(path))
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "volume %.60s...: path too long", volume);
+    memcpy(path, volume, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "volume %s: cannot create %s", volume, path);
+        path[i] = i < len ? '/' : '\0';
+    }
+    return 1;
+}
+
+int km_dir_open(const char *volume, int create, km_status *st)
+{
+    struct stat sb;
+    int fd;
+
+    if (volume == NULL || volume[0] != '/')
+        return km_fail(st, KAFKA_MTLS_R_RELATIVE_PATH, "volume %s: not an absolute path",
+                       volume ? volume : "(none)"), -1;
+    if (create && !make_dirs(volume, st))
+        return -1;
+    if ((fd = open(volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return km_fail_errno(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED, errno,
+                             "volume %s", volume), -1;
+    if (fstat(fd, &sb) != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        close(fd);
+        return km_fail(st, KAFKA_MTLS_R_INSECURE,
+                       "volume %s: writable by group or others (mode %03o): refusing to keep keys in it "
+                       "(chmod 700 it)", volume, (unsigned)(sb.st_mode & 0777)), -1;
+    }
+    return fd;
+}
+
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+static int open_temp(int dirfd, const char *name, char *tmp, size_t n)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char r[6];
+        int fd;
+
+        if (RAND_bytes(r, sizeof(r)) <= 0)
+            return -1;
+        snprintf(tmp, n, KM_TEMP_PREFIX "%s.%02x%02x%02x%02x%02x%02x", name, r[0], r[1], r[2], r[3], r[4], r[5]);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
+                 km_status *st)
+{
+    char tmp[512], path[4096];
+    int fd = open_temp(dirfd, name, tmp, sizeof(tmp)), err;
+
+    if (fd < 0)
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "%s: cannot create a temporary file beside it",
+                             km_path(path, sizeof(path), volume, name));
+    if (!write_all(fd, buf, len) || fsync(fd) != 0) {
+        err = errno;
+        close(fd);
+        unlinkat(dirfd, tmp, 0);
+        /* named by the file the user knows: the temporary one is gone */
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "%s: cannot write (its temporary file)",
+                             km_path(path, sizeof(path), volume, name));
+    }
+    {
+        struct stat sb;
+
+        /* rename would replace a symlink, not follow it; but a symlink where
+         * a keystore belongs was planted by someone: refuse, and say so */
+        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
+            close(fd);
+            unlinkat(dirfd, tmp, 0);
+            return km_fail(st, KAFKA_MTLS_R_INSECURE, "%s: is a symlink; refusing to replace it",
+                           km_path(path, sizeof(path), volume, name));
+        }
+    }
+    if (close(fd) != 0 || renameat(dirfd, tmp, dirfd, name) != 0) {
+        err = errno;
+        unlinkat(dirfd, tmp, 0);
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "%s: cannot put in place",
+                             km_path(path, sizeof(path), volume, name));
+    }
+    return 1;
+}
+
+int km_dir_sync(int dirfd, const char *volume, km_status *st)
+{
+    if (fsync(dirfd) != 0)
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "volume %s: fsync", volume);
+    return 1;
+}
+
+int km_dir_remove(int dirfd, const char *volume, const char *name, km_status *st)
+{
+    char path[4096];
+
+    if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "%s: cannot remove",
+                             km_path(path, sizeof(path), volume, name));
+    return 1;
+}
+
+/* Temp files of killed issuers; called with the volume lock held. */
+void km_dir_clean_temps(int dirfd)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL)
+        if (km_seed_is_temp(e->d_name))
+            unlinkat(dirfd, e->d_name, 0);
+    closedir(d);
+}
+
+int km_volume_lock(const char *volume, int *fd, km_status *st)
+{
+    char path[4096];
+    int dirfd = km_dir_open(volume, 1, st), lfd;
+
+    *fd = -1;
+    if (dirfd < 0)
+        return 0;
+    lfd = openat(dirfd, KAFKA_MTLS_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    close(dirfd);
+    if (lfd < 0 && errno == ELOOP)
+        return km_fail(st, KAFKA_MTLS_R_INSECURE, "lock file %s: is a symlink",
+                       km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
+    if (lfd < 0)
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "lock file %s",
+                             km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
+    while (flock(lfd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            int err = errno;
+
+            close(lfd);
+            return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "lock file %s: flock",
+                                 km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
+        }
+    }
+    *fd = lfd;
+    return 1;
+}
+
+void km_volume_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
