@@ -36,8 +36,9 @@ int km_fail_at(km_status *st, int reason, int sys_errno, unsigned long crypto_er
         ERR_error_string_n(crypto_error, crypto, sizeof(crypto));
         snprintf(st->msg + n, sizeof(st->msg) - (size_t)n, ": %s", crypto);
     }
-    km_trace_at(file, line, func, "failure (reason %d): %s%s%s", reason, st->msg,
-                km_status_detail(st, detail, sizeof(detail))[0] != '\0' ? " -- " : "", detail);
+    if (km_trace_on())
+        km_trace_at(file, line, func, "failure (reason %d): %s%s%s", reason, st->msg,
+                    km_status_detail(st, detail, sizeof(detail))[0] != '\0' ? " -- " : "", detail);
     return 0;
 }
 

@@ -776,6 +776,23 @@ START_TEST(modes_and_leftovers)
 }
 END_TEST
 
+/* A file the issuer cannot put in place (a directory holds its name):
+ * WRITE_FAILED, naming the file; no ALIAS_creds, so the volume stays "not
+ * ready" rather than half written. */
+START_TEST(write_failure_named)
+{
+    const char *vol = path_in("blocked/w");
+    km_issue_request rq = request(vol);
+    km_status st;
+
+    tu_run("mkdir -p '%s/w.keystore.jks/in-the-way' && chmod 700 '%s' '%s'", vol, path_in("blocked"), vol);
+    rq.key_type = "ec:P-256";
+    ck_assert_int_eq(issue_fails(&rq, &st), KAFKA_MTLS_R_WRITE_FAILED);
+    ck_assert_msg(strstr(st.msg, "w.keystore.jks: cannot put in place") != NULL, "%s", st.msg);
+    ck_assert_int_ne(access(path_in("blocked/w/w_creds"), F_OK), 0);
+}
+END_TEST
+
 /* km_volume_check of alias "s" into *vc (its leaf released: only what it
  * says is kept). */
 static km_vol_state state_of(const char *vol, const char *ca, const km_renew_before *rb, time_t now,
@@ -846,8 +863,6 @@ int main(void)
 {
     Suite *s = suite_create("issue");
     TCase *tc = tcase_create("issue");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
@@ -868,11 +883,8 @@ int main(void)
     tcase_add_test(tc, renew_window_maths);
     tcase_add_test(tc, renewal_keeps_password);
     tcase_add_test(tc, modes_and_leftovers);
+    tcase_add_test(tc, write_failure_named);
     tcase_add_test(tc, volume_states);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(s);
 }

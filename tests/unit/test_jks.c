@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "kafka-mtls.h"
+#include "testutil.h"
 #include "readers.h"
 #include "testutil_ossl.h"
 
@@ -784,9 +785,6 @@ static Suite *jks_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     /* before OpenSSL allocates anything */
     CRYPTO_set_mem_functions(watch_malloc, watch_realloc, watch_free);
     fixtures = getenv("KMTLS_FIXTURES");
@@ -798,9 +796,5 @@ int main(void)
     }
     if (!find_volumes())
         return EXIT_FAILURE;
-    sr = srunner_create(jks_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(jks_suite());
 }

@@ -856,8 +856,6 @@ int main(void)
     Suite *s = suite_create("plugin");
     TCase *tc[5];
     size_t n = 0;
-    SRunner *sr;
-    int failed;
 
     plugin = getenv("KMTLS_PLUGIN");
     fixtures = getenv("KMTLS_FIXTURES");
@@ -919,9 +917,5 @@ int main(void)
         tcase_set_timeout(tc[i], 60);
         suite_add_tcase(s, tc[i]);
     }
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(s);
 }

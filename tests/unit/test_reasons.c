@@ -331,17 +331,11 @@ int main(void)
 {
     Suite *s = suite_create("reasons");
     TCase *tc = tcase_create("reasons");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, each_reason, 0, NREASONS);
     tcase_add_test(tc, every_reason_has_a_case);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(s);
 }

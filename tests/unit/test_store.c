@@ -226,8 +226,6 @@ int main(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("volumes");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -242,9 +240,5 @@ int main(void)
     tcase_add_test(tc, certificates_without_key_password);
     tcase_add_test(tc, reread_on_every_open);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(s);
 }

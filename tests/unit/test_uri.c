@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kafka-mtls.h"
+#include "testutil.h"
 #include "uri.h"
 
 static km_uri u;
@@ -79,8 +80,6 @@ int main(void)
 {
     Suite *s = suite_create("uri");
     TCase *tc = tcase_create("parse");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, plain_volume);
@@ -88,9 +87,5 @@ int main(void)
     tcase_add_test(tc, parameters_and_escapes);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_main(s);
 }

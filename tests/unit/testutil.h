@@ -29,6 +29,10 @@ int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The command tu_system ran last, for messages. */
 const char *tu_last_command(void);
 
+/* Runs every test of s (Check's fork mode unless CK_FORK=no says otherwise)
+ * and frees it: the exit status of a test program. */
+int tu_main(Suite *s);
+
 /* tu_system that must succeed: a failure names the command. */
 #define tu_run(...) ck_assert_msg(tu_system(__VA_ARGS__) == 0, "%s", tu_last_command())
 
