@@ -130,7 +130,7 @@ PY
   (( $(rc_of python) == 0 )) && grep -q '^brokers 3$' "$O/python" ||
     fail "confluent-kafka-python with the plugin (rc=$(rc_of python))" "$(grep -v '^%7' "$O/python" | tail -5)"
 else
-  echo "# skip: confluent-kafka-python is not installed for /usr/bin/python3"
+  fail "confluent-kafka-python is not installed for /usr/bin/python3 (tests/run.sh installs python3-confluent-kafka)"
 fi
 
 # ---- 2. the provider's trace and the command
