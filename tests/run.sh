@@ -44,7 +44,7 @@ meson test -C "$dir" --print-errorlogs
 
 if [[ ${VALGRIND:-1} == 1 ]]; then
   echo "== test ($dir, valgrind setup)"
-  meson test -C "$dir" --setup valgrind --suite unit --suite valgrind --print-errorlogs
+  meson test -C "$dir" --setup valgrind --print-errorlogs
 fi
 
 if [[ ${SANITIZE:-1} == 1 ]]; then
