@@ -69,7 +69,7 @@ start_s_server() {
 peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 
 # start_peer_in NAME NPORTS LABEL: start $PEER with the fixture CA and server
-# certificate in $WORK/NAME on NPORTS loopback ports picked now (picked again
+# certificate (or PEER_CA, PEER_CERT, PEER_KEY) in $WORK/NAME on NPORTS loopback ports picked now (picked again
 # when it exits 3: one was taken meanwhile); sets PORTS and B (its BOOTSTRAP);
 # its output stays in $WORK/NAME.out. A peer that does not start fails the
 # test (LABEL names it). It is stopped by the EXIT trap -- and by a watchdog
@@ -87,8 +87,8 @@ start_peer_in() {
       "$PEER" "$WORK" "$name" >/dev/null 2>&1)
   for _ in 1 2 3; do
     mapfile -t PORTS < <(peer pick-ports "$n")
-    PEER_DIR=$WORK/$name peer start "$FX/ca/ca.crt" "$FX/server/server.crt" "$FX/server/server.key" \
-      "${PORTS[@]}" >"$WORK/$name.out" 2>&1 {WATCHDOG}>&-
+    PEER_DIR=$WORK/$name peer start "${PEER_CA:-$FX/ca/ca.crt}" "${PEER_CERT:-$FX/server/server.crt}" \
+      "${PEER_KEY:-$FX/server/server.key}" "${PORTS[@]}" >"$WORK/$name.out" 2>&1 {WATCHDOG}>&-
     rc=$?
     (( rc == 3 )) || break   # 3: a port was taken meanwhile, pick others
   done
