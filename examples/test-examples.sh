@@ -107,7 +107,7 @@ sed -e "s#=/keystore/client1/#=$VOL/#" -e "s#^bootstrap.servers=.*#bootstrap.ser
   "$ROOT/conf/kafka-consumer.properties" >"$WORK/consumer.properties"
 # a volume that does not exist, and one whose certificate service has not
 # written client1_creds yet (it writes it last)
-sed "s#^mtls.volume=.*#mtls.volume=$WORK/no-such-volume#" "$WORK/client.properties" >"$WORK/missing.properties"
+sed "s#^mtls.volume=.*#mtls.volume=$WORK/no-such-dir/volume#" "$WORK/client.properties" >"$WORK/missing.properties"
 mkdir -p "$WORK/pending/client1" && cp "$VOL"/client1.*store.jks "$WORK/pending/client1/"
 sed "s#^mtls.volume=.*#mtls.volume=$WORK/pending/client1\nmtls.wait.ms=300#" "$WORK/client.properties" \
   >"$WORK/notready.properties"
@@ -162,14 +162,14 @@ check "kcat -F conf/kafka-consumer.properties consumes every message produced" "
 
 # --- failures: the plugin's message, exit 1, no crash
 refused "producer (C), missing volume: fails at the property, naming it" \
-  "^producer: .*missing.properties:[0-9]+: mtls.volume: $WORK/no-such-volume: No such file or directory" \
+  "^producer: .*missing.properties:[0-9]+: mtls.volume: $WORK/no-such-dir/volume: No such file or directory \\(nor does its parent directory\\)" \
   "$PRODUCER" "$WORK/missing.properties" "$TOPIC" never
 refused "producer (C), not-ready volume: rd_kafka_new fails with the plugin's reason" \
   "^producer: cannot create the producer: .*kafka-mtls: mtls.volume: still not ready after mtls.wait.ms=300: .*client1_creds does not exist yet" \
   "$PRODUCER" "$WORK/notready.properties" "$TOPIC" never
 if [[ -n $PY ]]; then
   refused "producer.py, missing volume: exception with the plugin's message, exit 1" \
-    "^producer.py: cannot create the producer: mtls.volume: $WORK/no-such-volume: No such file or directory" \
+    "^producer.py: cannot create the producer: mtls.volume: $WORK/no-such-dir/volume: No such file or directory \\(nor does its parent directory\\)" \
     "$PY" "$HERE/producer.py" "$WORK/missing.properties" "$TOPIC" never
   # librdkafka < 2.13 (#4142): after rd_kafka_new() fails with any plugin
   # loaded, the rd_kafka_conf_destroy() that confluent-kafka-python calls
