@@ -14,7 +14,11 @@ cd "$(dirname "$0")/.."
 
 packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-dev kcat clang libclang-rt-14-dev
           stunnel4 openjdk-17-jdk-headless python3 python3-confluent-kafka iproute2 valgrind
-          faketime)
+          faketime gdb libcurl4-openssl-dev libjson-c-dev
+          maven python3-venv zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev)
+# (the last line: tests/prepare.sh's builds — Kafka from Maven Central, the
+# confluent-kafka venv, librdkafka 2.12.0 from source; Go comes with the
+# machine, /usr/local/go)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,11 +40,20 @@ build() {  # build DIR [meson options...]
   meson compile -C "$dir"
 }
 
+# The outside programs (Kafka brokers, clients, step-ca) are fetched and
+# built in the background while the project builds; the suites that need
+# one wait for it on its lock.
+mkdir -p "${BUILD_DIR:-build}"
+tests/prepare.sh >"${BUILD_DIR:-build}/prepare.log" 2>&1 &
+prepare=$!
+
 dir=${BUILD_DIR:-build}
 echo "== build ($dir)"
 build "$dir" ${MESON_ARGS:-}
 echo "== test ($dir)"
 meson test -C "$dir" --print-errorlogs
+wait "$prepare" || { cat "$dir/prepare.log"; echo "tests/prepare.sh failed"; exit 1; }
+cat "$dir/prepare.log"
 
 if [[ ${VALGRIND:-1} == 1 ]]; then
   echo "== test ($dir, valgrind setup)"
