@@ -5,7 +5,8 @@ The layers, bottom to top (docs/architecture.md):
   include/kafka-mtls.h   the contract
   common/                status and errors, trace, secrets, files, ...
   provider/              the OpenSSL provider
-  issuer/                issuance
+  enrol/                 the enrolment client for a CA service (src/ private)
+  issuer/                issuance (and enrolment, through enrol/)
   tool/, interceptor/    the command and the plugin, side by side
 A production file may include the headers of its own directory, and the
 public headers (LAYER/include/) of the layers below it; nothing else of the
@@ -27,11 +28,15 @@ LAYERS = [  # name, directory, the layers it may use
     ("contract", "include", []),
     ("common", "common", ["contract"]),
     ("provider", "provider", ["contract", "common"]),
-    ("issuer", "issuer", ["contract", "common", "provider"]),
+    ("enrol", "enrol", ["contract"]),
+    ("issuer", "issuer", ["contract", "common", "provider", "enrol"]),
     ("tool", "tool", ["contract", "common", "provider", "issuer"]),
     ("interceptor", "interceptor", ["contract", "common", "provider", "issuer"]),
 ]
-TEST_DIRS = ["tests/unit", "tests/fuzz", "tests/bench"]
+TEST_DIRS = ["tests/unit", "tests/fuzz", "tests/bench", "tests/enrol"]
+# A layer whose production files live below its directory (not beside its
+# meson.build): enrol/src. Its private headers are those of that directory.
+SOURCE_DIRS = {"enrol": "enrol/src"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)
 
 
@@ -62,7 +67,7 @@ def includes(path):
 
 
 public = {name: public_headers(d) for name, d, _ in LAYERS}
-private = {name: {os.path.basename(p) for p in sources(d) if p.endswith(".h")}
+private = {name: {os.path.basename(p) for p in sources(SOURCE_DIRS.get(name, d)) if p.endswith(".h")}
            for name, d, _ in LAYERS if name != "contract"}
 private["contract"] = set()
 
@@ -112,7 +117,7 @@ def check_cycles(directory, files):
 for name, directory, below in LAYERS:
     if name == "contract":
         continue
-    files = sources(directory)
+    files = sources(SOURCE_DIRS.get(name, directory))
     for top, _, names in os.walk(os.path.join(ROOT, directory, "include")):
         files += [os.path.relpath(os.path.join(top, f), ROOT) for f in names if f.endswith(".h")]
     for f in files:
@@ -122,7 +127,7 @@ for name, directory, below in LAYERS:
                 continue
             problems.append(f"{f}: includes {h}, {o[1]} to {o[0]}"
                             + ("" if o[1] == "private" else f" (above or beside {name})"))
-    check_cycles(directory, sources(directory))
+    check_cycles(directory, sources(SOURCE_DIRS.get(name, directory)))
 
 for directory in TEST_DIRS:
     if not os.path.isdir(os.path.join(ROOT, directory)):
@@ -145,12 +150,14 @@ for name, directory, _ in LAYERS[1:]:
     with open(os.path.join(ROOT, directory, "meson.build"), encoding="utf-8") as f:
         text = f.read()
     for arg in re.findall(r"include_directories\(([^)]*)\)", text):
-        if arg.strip() not in ("'include'",) and not (name == "provider" and arg.strip() == "'.'"):
+        # the private directory of provider/ and enrol/ goes only into their
+        # own library and their *_internal_dep, for tests
+        if arg.strip() not in ("'include'",) and not (name == "provider" and arg.strip() == "'.'") \
+                and not (name == "enrol" and arg.strip() == "'src'"):
             problems.append(f"{directory}/meson.build: include_directories({arg}) reaches past the public headers")
-    for other, d, _ in LAYERS[1:]:
-        if other != name and "provider_internal_dep" in text and name != "provider":
-            problems.append(f"{directory}/meson.build: uses provider_internal_dep (for tests only)")
-            break
+    for internal, owner_layer in (("provider_internal_dep", "provider"), ("enrol_internal_dep", "enrol")):
+        if internal in text and name != owner_layer:
+            problems.append(f"{directory}/meson.build: uses {internal} (for tests only)")
 
 args = sys.argv[2:]
 for so, symbol in zip(args[0::2], args[1::2]):

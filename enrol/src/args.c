@@ -40,39 +40,11 @@ int kme_token_ok(const char *t)
     return 1;
 }
 
-/* A Go duration as step-ca reads "notAfter": ([0-9]+(.[0-9]+)?UNIT)+ with
- * UNIT one of ns us ms s m h. Checked here because step-ca spends the
- * token before it reads the lifetime. */
+/* A Go duration as step-ca reads "notAfter" (duration.c). Checked here
+ * because step-ca spends the token before it reads the lifetime. */
 int kme_duration_ok(const char *s)
 {
-    static const char *const units[] = { "ns", "us", "ms", "s", "m", "h" };
-    size_t len = strlen(s);
-
-    if (len == 0 || len > KME_NOT_AFTER_MAX)
-        return 0;
-    while (*s != '\0') {
-        size_t u, ulen = 0;
-
-        if (*s < '0' || *s > '9')
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-        if (*s == '.') {
-            if (*++s < '0' || *s > '9')
-                return 0;
-            while (*s >= '0' && *s <= '9')
-                s++;
-        }
-        for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-            ulen = strlen(units[u]);
-            if (strncmp(s, units[u], ulen) == 0)
-                break;
-        }
-        if (u == sizeof(units) / sizeof(units[0]))
-            return 0;
-        s += ulen;
-    }
-    return 1;
+    return km_enrol_duration(s, NULL);
 }
 
 /* The CSR is signed by its own key and has one. */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <openssl/x509.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 /* A JWT is three base64url parts; step's are about 1 KiB. */
 #define KME_TOKEN_MAX 16384

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <openssl/x509.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 typedef struct kme_expect {
     EVP_PKEY *key;             /* the leaf must certify this public key */

@@ -3,7 +3,7 @@
 #define KME_FAIL_H
 
 #include <stddef.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 /* Formats into err[n] (cut to fit, control characters replaced by spaces,
  * so that a message stays one line) and returns reason, so that a caller

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <openssl/x509.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 typedef struct kme_http_request {
     const char *url;           /* the endpoint, https (url.c made it) */

@@ -4,7 +4,7 @@
 #define KME_MESSAGE_H
 
 #include <stddef.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 struct json_object;
 

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <openssl/x509.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 /* body[len] (body[len] must be '\0') -> *chain = certChain as X509s, leaf
  * first. Checked: the JSON (message.c); each string is exactly one PEM

@@ -4,7 +4,7 @@
 #define KME_URL_H
 
 #include <stddef.h>
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 /* *out = base + path (path e.g. "/1.0/sign"; a trailing '/' of base is
  * dropped), or KM_ENROL_BAD_ARGUMENT with the cause in err[n]: base is not

@@ -19,7 +19,7 @@
 #include <openssl/pem.h>
 
 #include "checks.h"
-#include "enrol.h"
+#include "kmtls/enrol.h"
 #include "response.h"
 
 static double now_ms(void)

@@ -16,7 +16,7 @@
 
 #include "certs.h"
 #include "checks.h"
-#include "enrol.h"
+#include "kmtls/enrol.h"
 #include "message.h"
 #include "response.h"
 

@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs.h"
-#include "enrol.h"
+#include "kmtls/enrol.h"
 
 #define PRODUCER "Callisto kafka-producer"
 #define PRODUCER_DN "C=GB,O=UK Home Office,CN=Callisto kafka-producer"

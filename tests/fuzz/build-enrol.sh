@@ -27,7 +27,7 @@ src=(fail.c message.c response.c checks.c)
 # shellcheck disable=SC2046  # pkg-config prints several words
 "$cc" -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -I"$root/enrol" -I"$root/enrol/src" $(pkg-config --cflags json-c libcrypto) \
+  -I"$root/enrol/include" -I"$root/enrol/src" $(pkg-config --cflags json-c libcrypto) \
   "$here/fuzz_enrol_response.c" "${src[@]/#/$root/enrol/src/}" \
   $(pkg-config --libs json-c libcrypto) -o "$out/bin/fuzz_enrol_response"
 echo "fuzz/build-enrol.sh: $out/bin/fuzz_enrol_response"

@@ -23,7 +23,7 @@
 #include <openssl/x509.h>
 
 #include "checks.h"
-#include "enrol.h"
+#include "kmtls/enrol.h"
 #include "message.h"
 #include "response.h"
 

@@ -149,4 +149,22 @@ km_enrol_reason km_enrol_renew(const km_enrol_service *svc, X509 *current,
                                STACK_OF(X509) *current_chain,
                                STACK_OF(X509) **chain, char *err, size_t n);
 
+/*
+ * What a one-time token says it is for, read WITHOUT verifying it (the
+ * service does that): the "sub" claim of the JWT's payload into sub[sub_n]
+ * (at most 64 characters, no control characters). A caller builds its CSR
+ * with this CN, and refuses a mismatch with its own configuration before
+ * the token is spent. KM_ENROL_BAD_ARGUMENT when the token is not a JWT
+ * whose payload is a JSON object with such a "sub".
+ */
+km_enrol_reason km_enrol_token_subject(const char *token, char *sub, size_t sub_n,
+                                       char *err, size_t n);
+
+/*
+ * 1 when s is a Go duration as step-ca reads "notAfter"
+ * (([0-9]+(.[0-9]+)?(ns|us|ms|s|m|h))+, at most 32 characters: "24h",
+ * "90m", "1h30m"), with its length in *seconds (if not NULL); else 0.
+ */
+int km_enrol_duration(const char *s, double *seconds);
+
 #endif
