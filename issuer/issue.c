@@ -267,28 +267,68 @@ static int store_iterations(const km_issue_request *rq, int dirfd, const issue_n
     return n;
 }
 
+/*
+ * The volume for key and leaf, as every issuance writes it: the store
+ * password (configured, kept from ALIAS_creds or fresh), the stores with
+ * ca's chain and anchor (ca->key is not used), the PEM leaf, ALIAS_creds
+ * last. Shared by the local CA (km_issue) and the CA service (enrol_*.c),
+ * so both write one layout. The caller holds the volume lock.
+ */
+int km_issue_store(const km_issue_request *rq, EVP_PKEY *key, X509 *leaf, const km_ca *ca, int clamped,
+                   km_issue_result *res, km_status *st)
+{
+    issue_names nm;
+    km_secret pw = { 0 };
+    issue_files f = { 0 };
+    time_t now = time(NULL);
+    int dirfd = -1, ok = 0, kept = 0, changed = 0;
+
+    if (!alias_of(rq, &nm, st))
+        return 0;
+    if ((dirfd = km_dir_open(rq->volume, 1, st)) < 0 ||
+        !choose_password(rq, dirfd, &nm, &pw, &kept, &changed, st))
+        goto done;
+    {
+        int iter = store_iterations(rq, dirfd, &nm, kept);
+
+        if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, ca, &pw, iter, now, &f.keystore,
+                             &f.keystore_len, st) ||
+            !km_p12_truststore(rq->libctx, ca->anchor, &pw, iter, &f.truststore, &f.truststore_len, st))
+            goto done;
+    }
+    if (!pem_of(leaf, &f.crt, &f.crt_len)) {
+        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (!write_volume(rq, dirfd, &nm, &f, &pw, changed, st))
+        goto done;
+    fill_result(&nm, leaf, clamped, kept, res);
+    ok = 1;
+done:
+    if (dirfd >= 0)
+        close(dirfd);
+    files_clear(&f);
+    km_secret_clear(&pw);
+    return ok;
+}
+
 int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
 {
     issue_names nm;
     km_key_spec ks;
     km_ca ca = { 0 };
-    km_secret pw = { 0 };
-    issue_files f = { 0 };
     GENERAL_NAMES *san = NULL;
     X509_NAME *name = NULL;
     EVP_PKEY *key = NULL;
     X509 *leaf = NULL;
     time_t now = time(NULL);
-    int dirfd = -1, ok = 0, kept = 0, changed = 0, clamped = 0;
+    int ok = 0, clamped = 0;
     double keygen_ms = 0;
 
     if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
         !build_names(rq, nm.alias, &name, &san, st))
         goto done;
     if (!km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
-        goto done;
-    if ((dirfd = km_dir_open(rq->volume, 1, st)) < 0 ||
-        !choose_password(rq, dirfd, &nm, &pw, &kept, &changed, st))
         goto done;
     {
         struct timespec t0, t1;
@@ -308,21 +348,8 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
         if ((leaf = km_cert_build(rq->libctx, &ca, key, &spec, &clamped, st)) == NULL)
             goto done;
     }
-    {
-        int iter = store_iterations(rq, dirfd, &nm, kept);
-
-        if (!km_p12_keystore(rq->libctx, nm.alias, key, leaf, &ca, &pw, iter, now, &f.keystore,
-                             &f.keystore_len, st) ||
-            !km_p12_truststore(rq->libctx, ca.anchor, &pw, iter, &f.truststore, &f.truststore_len, st))
-            goto done;
-    }
-    if (!pem_of(leaf, &f.crt, &f.crt_len)) {
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+    if (!km_issue_store(rq, key, leaf, &ca, clamped, res, st))
         goto done;
-    }
-    if (!write_volume(rq, dirfd, &nm, &f, &pw, changed, st))
-        goto done;
-    fill_result(&nm, leaf, clamped, kept, res);
     res->keygen_ms = keygen_ms;
     {
         struct stat sb;
@@ -335,10 +362,6 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     }
     ok = 1;
 done:
-    if (dirfd >= 0)
-        close(dirfd);
-    files_clear(&f);
-    km_secret_clear(&pw);
     X509_free(leaf);
     EVP_PKEY_free(key);
     km_ca_clear(&ca);

@@ -70,6 +70,13 @@ int km_p12_keystore(OSSL_LIB_CTX *libctx, const char *alias, EVP_PKEY *key, X509
 int km_p12_truststore(OSSL_LIB_CTX *libctx, X509 *ca, const km_secret *pw, int iter,
                       unsigned char **der, size_t *len, km_status *st);
 
+/* issue.c: the volume for key and leaf, with ca's chain and anchor (its
+ * key is not used), in the seed's layout with ALIAS_creds last: what every
+ * issuance writes, from the local CA or the CA service. Fills res (but for
+ * keygen_ms and warning). The caller holds the volume lock. */
+int km_issue_store(const km_issue_request *rq, EVP_PKEY *key, X509 *leaf, const km_ca *ca, int clamped,
+                   km_issue_result *res, km_status *st);
+
 /* volume_write.c: the volume directory and atomic files. */
 int km_dir_open(const char *volume, int create, km_status *st); /* fd, or -1 with st */
 int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
