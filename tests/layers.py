@@ -7,6 +7,7 @@ The layers, bottom to top (docs/architecture.md):
   provider/              the OpenSSL provider
   enrol/                 the enrolment client for a CA service (src/ private)
   issuer/                issuance (and enrolment, through enrol/)
+  transport/             TLS under librdkafka (live rotation); OpenSSL only
   tool/, interceptor/    the command and the plugin, side by side
 A production file may include the headers of its own directory, and the
 public headers (LAYER/include/) of the layers below it; nothing else of the
@@ -30,10 +31,11 @@ LAYERS = [  # name, directory, the layers it may use
     ("provider", "provider", ["contract", "common"]),
     ("enrol", "enrol", ["contract"]),
     ("issuer", "issuer", ["contract", "common", "provider", "enrol"]),
+    ("transport", "transport", ["contract"]),
     ("tool", "tool", ["contract", "common", "provider", "issuer"]),
-    ("interceptor", "interceptor", ["contract", "common", "provider", "issuer"]),
+    ("interceptor", "interceptor", ["contract", "common", "provider", "issuer", "transport"]),
 ]
-TEST_DIRS = ["tests/unit", "tests/fuzz", "tests/bench", "tests/enrol"]
+TEST_DIRS = ["tests/unit", "tests/fuzz", "tests/bench", "tests/enrol", "tests/transport", "tests/live"]
 # A layer whose production files live below its directory (not beside its
 # meson.build): enrol/src. Its private headers are those of that directory.
 SOURCE_DIRS = {"enrol": "enrol/src"}
@@ -150,12 +152,13 @@ for name, directory, _ in LAYERS[1:]:
     with open(os.path.join(ROOT, directory, "meson.build"), encoding="utf-8") as f:
         text = f.read()
     for arg in re.findall(r"include_directories\(([^)]*)\)", text):
-        # the private directory of provider/ and enrol/ goes only into their
-        # own library and their *_internal_dep, for tests
-        if arg.strip() not in ("'include'",) and not (name == "provider" and arg.strip() == "'.'") \
+        # the private directory of provider/, transport/ and enrol/ goes only
+        # into their own library and their *_internal_dep, for tests
+        if arg.strip() not in ("'include'",) and not (name in ("provider", "transport") and arg.strip() == "'.'") \
                 and not (name == "enrol" and arg.strip() == "'src'"):
             problems.append(f"{directory}/meson.build: include_directories({arg}) reaches past the public headers")
-    for internal, owner_layer in (("provider_internal_dep", "provider"), ("enrol_internal_dep", "enrol")):
+    for internal, owner_layer in (("provider_internal_dep", "provider"), ("enrol_internal_dep", "enrol"),
+                                  ("transport_internal_dep", "transport")):
         if internal in text and name != owner_layer:
             problems.append(f"{directory}/meson.build: uses {internal} (for tests only)")
 

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 
 #include "frames.h"
-#include "transport.h"
+#include "kmtls/transport.h"
 
 #define KM_DEFAULT_DRAIN_MS 10000u
 #define KM_DEFAULT_GRACE_MS 5000u

@@ -13,7 +13,7 @@
 
 #include <openssl/ssl.h>
 
-#include "transport.h"
+#include "kmtls/transport.h"
 
 /* $KMTLS_TRANSPORT_CERTS/<rel> */
 const char *cert_path(const char *rel);
