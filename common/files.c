@@ -7,6 +7,7 @@
 
 #include "kafka-mtls.h"
 #include "kmtls/files.h"
+#include "kmtls/safe_path.h"
 
 static int open_failed(const char *shown, const char *what, unsigned flags, km_status *st)
 {
@@ -21,19 +22,27 @@ static int open_failed(const char *shown, const char *what, unsigned flags, km_s
 int km_read_file_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
                     unsigned flags, unsigned char **buf, size_t *len, km_status *st)
 {
-    /* O_NONBLOCK: a FIFO planted where a file belongs must not block the
-     * open; it is refused below as not a regular file. */
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-                                     ((flags & KM_READ_NOFOLLOW) ? O_NOFOLLOW : 0));
     unsigned char *data;
     struct stat sb;
     size_t got = 0;
+    int fd;
 
+    /* the link is judged before the open follows it */
+    if ((flags & KM_READ_TRUSTED) && !(flags & KM_READ_NOFOLLOW) && !km_safe_link_at(dirfd, name, shown, st))
+        return 0;
+    /* O_NONBLOCK: a FIFO planted where a file belongs must not block the
+     * open; it is refused below as not a regular file. */
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                     ((flags & KM_READ_NOFOLLOW) ? O_NOFOLLOW : 0));
     if (fd < 0)
         return open_failed(shown, what, flags, st);
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         return km_fail(st, KAFKA_MTLS_R_READ_FAILED, "%s %s: not a regular file", what, shown);
+    }
+    if ((flags & KM_READ_TRUSTED) && !km_safe_owner(shown, what, (unsigned)sb.st_uid, st)) {
+        close(fd);
+        return 0;
     }
     if ((size_t)sb.st_size > max) {
         close(fd);

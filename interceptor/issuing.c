@@ -79,7 +79,7 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
     km_renew_before rb;
     km_vol_check check;
     km_status st = { 0 };
-    char err[256];
+    char err[256], bound[64];
     int fd = -1, ok;
 
     if (!km_renew_before_parse(s->renew_before, &rb, err, sizeof(err))) {
@@ -87,8 +87,10 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
         return 0;
     }
     issued[0] = '\0';
+    snprintf(bound, sizeof(bound), "%s=%ld", KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
     /* another process may have got there first; a volume of another CA is not ours to replace */
-    if (!km_volume_claim(km_keysource_libctx(), km_settings_source(s), s->alias, s->ca_cert, &rb, 0, &check, &fd, &st)) {
+    if (!km_volume_claim(km_keysource_libctx(), km_settings_source(s), s->alias, s->ca_cert, &rb, 0,
+                         &(km_lock_wait){ .ms = s->wait_ms, .by = bound }, &check, &fd, &st)) {
         km_vol_check_clear(&check);
         snprintf(errstr, n, "kafka-mtls: %s: %s", km_settings_source_property(s), st.msg);
         return 0;

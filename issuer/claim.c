@@ -10,13 +10,10 @@
  * issued meanwhile) lets go and checks again, shared: the queue for the
  * exclusive lock then costs a few stat calls per process, not a read.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
+#include <time.h>
 
+#include "issue_internal.h"
 #include "kmtls/fingerprint.h"
 #include "kmtls/issuer.h"
 #include "kmtls/seed.h"
@@ -26,57 +23,43 @@
  * processes like us, and must not keep us spinning. */
 #define MAX_SHARED_ROUNDS 4
 
-/*
- * A shared lock on VOLUME/.kafka-mtls.lock if there is one: -1 without it
- * (a volume nobody issued into yet, or one we may not open the lock of, as
- * on a read-only mount). The check that follows does not depend on it for
- * correctness: the provider re-reads a volume that changed under it.
- */
-static int lock_shared(const char *volume)
-{
-    char path[4096];
-    int fd;
-
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", volume, KAFKA_MTLS_LOCK_FILE) >= sizeof(path))
-        return -1;
-    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
-        return -1;
-    while (flock(fd, LOCK_SH) != 0)
-        if (errno != EINTR) {
-            close(fd);
-            return -1;
-        }
-    return fd;
-}
-
 static int nothing_to_do(const km_vol_check *c, int take_over_other_ca)
 {
     return c->state == KM_VOL_FRESH || (c->state == KM_VOL_OTHER_CA && !take_over_other_ca);
 }
 
 int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
-                    const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,
-                    km_status *st)
+                    const km_renew_before *rb, int take_over_other_ca, const km_lock_wait *w,
+                    km_vol_check *out, int *fd, km_status *st)
 {
+    double deadline = km_lock_deadline(w);
+
     *fd = -1;
     memset(out, 0, sizeof(*out));
     for (int round = 0; round < MAX_SHARED_ROUNDS; round++) {
-        int shared = lock_shared(volume);
-        unsigned long long seen = km_fingerprint(volume);
+        /* The shared lock keeps the check out of a write, nothing more: the
+         * provider re-reads a volume that changed under it, so a lock still
+         * held at the deadline (by anyone) is read without. */
+        km_status ignored = { 0 };
+        int shared;
+        unsigned long long seen;
 
+        if (!km_volume_lock_until(volume, 0, deadline, w, &shared, &ignored))
+            shared = -1;
+        seen = km_fingerprint(volume);
         km_vol_check_clear(out);
         km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);
         km_volume_unlock(shared);
         if (nothing_to_do(out, take_over_other_ca))
             return 1;
-        if (!km_volume_lock(volume, fd, st))
+        if (!km_volume_lock_until(volume, 1, deadline, w, fd, st))
             return 0;
         if (km_fingerprint(volume) == seen)
             return 1;
         km_volume_unlock(*fd);
         *fd = -1;
     }
-    if (!km_volume_lock(volume, fd, st))
+    if (!km_volume_lock_until(volume, 1, deadline, w, fd, st))
         return 0;
     km_vol_check_clear(out);
     km_volume_check(libctx, volume, alias, ca_cert, rb, time(NULL), out);

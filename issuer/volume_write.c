@@ -1,12 +1,11 @@
 /*
- * The volume directory: created 0700, refused when others may write to it;
- * files replaced atomically (temp file O_EXCL|O_NOFOLLOW 0600 in the same
- * directory, write, fsync, rename, fsync of the directory); the
- * cross-process lock.
+ * The volume directory: created 0700, opened under the symlink and owner
+ * rule (kmtls/safe_path.h), refused when others may write to it; files
+ * replaced atomically (temp file O_EXCL|O_NOFOLLOW 0600 in the same
+ * directory, write, fsync, rename, fsync of the directory).
  *
- * The volume path itself may be a symlink (mount points often are); what is
- * checked is the directory that was opened, and every name inside it is
- * opened relative to that descriptor with O_NOFOLLOW.
+ * Every name inside the volume is opened relative to the directory's
+ * descriptor with O_NOFOLLOW.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +19,7 @@
 
 #include "issue_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/safe_path.h"
 #include "kmtls/seed.h"
 
 const char *km_path(char *buf, size_t n, const char *volume, const char *name)
@@ -28,46 +28,10 @@ const char *km_path(char *buf, size_t n, const char *volume, const char *name)
     return buf;
 }
 
-/* mkdir -p with mode 0700 for what is created. */
-static int make_dirs(const char *volume, km_status *st)
-{
-    char path[4096];
-    size_t len = strlen(volume);
-
-    if (len >= sizeof(path))
-        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "volume %.60s...: path too long", volume);
-    memcpy(path, volume, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "volume %s: cannot create %s", volume, path);
-        path[i] = i < len ? '/' : '\0';
-    }
-    return 1;
-}
-
 int km_dir_open(const char *volume, int create, km_status *st)
 {
-    struct stat sb;
-    int fd;
-
-    if (volume == NULL || volume[0] != '/')
-        return km_fail(st, KAFKA_MTLS_R_RELATIVE_PATH, "volume %s: not an absolute path",
-                       volume ? volume : "(none)"), -1;
-    if (create && !make_dirs(volume, st))
-        return -1;
-    if ((fd = open(volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return km_fail_errno(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED, errno,
-                             "volume %s", volume), -1;
-    if (fstat(fd, &sb) != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        close(fd);
-        return km_fail(st, KAFKA_MTLS_R_INSECURE,
-                       "volume %s: writable by group or others (mode %03o): refusing to keep keys in it "
-                       "(chmod 700 it)", volume, (unsigned)(sb.st_mode & 0777)), -1;
-    }
-    return fd;
+    /* the one rule for symlinks, owners and modes (kmtls/safe_path.h) */
+    return km_safe_dir_open(volume, "volume", KM_SAFE_WRITE | (create ? KM_SAFE_CREATE : 0), st);
 }
 
 static int write_all(int fd, const unsigned char *buf, size_t len)
@@ -174,41 +138,4 @@ void km_dir_clean_temps(int dirfd)
         if (km_seed_is_temp(e->d_name))
             unlinkat(dirfd, e->d_name, 0);
     closedir(d);
-}
-
-int km_volume_lock(const char *volume, int *fd, km_status *st)
-{
-    char path[4096];
-    int dirfd = km_dir_open(volume, 1, st), lfd;
-
-    *fd = -1;
-    if (dirfd < 0)
-        return 0;
-    lfd = openat(dirfd, KAFKA_MTLS_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    close(dirfd);
-    if (lfd < 0 && errno == ELOOP)
-        return km_fail(st, KAFKA_MTLS_R_INSECURE, "lock file %s: is a symlink",
-                       km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
-    if (lfd < 0)
-        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "lock file %s",
-                             km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
-    while (flock(lfd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            int err = errno;
-
-            close(lfd);
-            return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "lock file %s: flock",
-                                 km_path(path, sizeof(path), volume, KAFKA_MTLS_LOCK_FILE));
-        }
-    }
-    *fd = lfd;
-    return 1;
-}
-
-void km_volume_unlock(int fd)
-{
-    if (fd >= 0) {
-        flock(fd, LOCK_UN);
-        close(fd);
-    }
 }

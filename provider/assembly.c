@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -16,6 +17,7 @@
 #include "formats.h"
 #include "kafka-mtls.h"
 #include "kmtls/files.h"
+#include "kmtls/safe_path.h"
 #include "kmtls/trace.h"
 #include "passwords.h"
 #include "volume.h"
@@ -24,6 +26,28 @@ static int unreadable(const km_file *f, size_t len, const char *expected, km_sta
 {
     return km_fail(st, len == 0 ? KAFKA_MTLS_R_CORRUPT : KAFKA_MTLS_R_UNSUPPORTED_FORMAT,
                    len == 0 ? "%s: empty file" : "%s: %s", f->path, expected);
+}
+
+/* Reads f from the pinned volume, or from its directory opened under the
+ * symlink and owner rule (kmtls/safe_path.h): whoever controls a file the
+ * client trusts picks its key and CAs. */
+static int read_trusted(const km_request *rq, const km_file *f, unsigned char **buf, size_t *len,
+                        km_status *st)
+{
+    const char *base = strrchr(f->path, '/') + 1;
+    char dir[4096];
+    int dfd = rq->pinned_fd != NULL ? *rq->pinned_fd : -1, ok;
+
+    if (dfd < 0) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - f->path), f->path);
+        if ((dfd = km_safe_dir_open(dir[0] != '\0' ? dir : "/", "directory", 0, st)) < 0)
+            return 0;
+    }
+    ok = km_read_file_at(dfd, base, f->path, f->role == KM_ROLE_TRUSTSTORE ? "truststore" : "keystore",
+                         KM_MAX_FILE_SIZE, KM_READ_TRUSTED, buf, len, st);
+    if (rq->pinned_fd == NULL)
+        close(dfd);
+    return ok;
 }
 
 /* Reads f by the reader of its format: PEM for the PEM layouts' files
@@ -37,8 +61,7 @@ static int read_store(const km_request *rq, const km_file *f, km_passwords *c, k
     const km_format_ops *ops;
     int pem_only = f->role == KM_ROLE_KEY || f->role == KM_ROLE_CHAIN || f->role == KM_ROLE_CA, ok = 0;
 
-    if (!km_read_file_at(AT_FDCWD, f->path, f->path, f->role == KM_ROLE_TRUSTSTORE ? "truststore" : "keystore",
-                         KM_MAX_FILE_SIZE, 0, &buf, &len, st))
+    if (!read_trusted(rq, f, &buf, &len, st))
         return 0;
     ops = km_format_ops_of(km_sniff(buf, len));
     km_trace("%s: %zu bytes, %s", f->path, len, ops != NULL ? km_format_name(ops->format) : "unknown format");

@@ -21,6 +21,8 @@ typedef struct km_request {
     int want_key, want_chain, want_trusted;
     int key_required;               /* no key in the store is an error */
     const X509_NAME *subject;       /* only trusted certificates with this subject */
+    const int *pinned_fd;           /* the volume directory held open for this read
+                                     * (pinning.c), or NULL */
 } km_request;
 
 typedef struct km_material {

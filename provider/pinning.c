@@ -11,6 +11,7 @@
 
 #include "assembly.h"
 #include "kmtls/fingerprint.h"
+#include "kmtls/safe_path.h"
 #include "kmtls/trace.h"
 #include "material.h"
 
@@ -30,17 +31,25 @@ typedef struct pinned_volume {
     km_request rq;
 } pinned_volume;
 
-/* The request, redirected to a pinned copy of its volume; rq itself when
- * the URI names a file or /proc is not there (the fingerprint check in
- * km_material_load still notices a swap). */
-static const km_request *pin(const km_request *rq, pinned_volume *p)
+/* The request, redirected to a pinned copy of its volume, opened under the
+ * symlink and owner rule (kmtls/safe_path.h); rq itself when the URI names
+ * a file or nothing yet (discovery says what it is) or /proc is not there
+ * (the fingerprint check in km_material_load still notices a swap). NULL
+ * with st set when the rule refuses the volume. */
+static const km_request *pin(const km_request *rq, pinned_volume *p, km_status *st)
 {
-    int fd = open(rq->uri->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), data;
     struct stat sb;
+    int fd, data;
 
     p->fd = -1;
-    if (fd < 0)
+    if (stat(rq->uri->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return rq;
+    if ((fd = km_safe_dir_open(rq->uri->path, "volume", 0, st)) < 0)
+        return NULL;
+    if (!km_safe_link_at(fd, "..data", "..data in the volume", st)) {
+        close(fd);
+        return NULL;
+    }
     if ((data = openat(fd, "..data", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         close(fd);
         fd = data;
@@ -56,6 +65,7 @@ static const km_request *pin(const km_request *rq, pinned_volume *p)
     p->uri.name = strrchr(rq->uri->path, '/') + 1;
     p->rq = *rq;
     p->rq.uri = &p->uri;
+    p->rq.pinned_fd = &p->fd;
     km_trace("%s: held open for this read as %s", rq->uri->path, p->path);
     return &p->rq;
 }
@@ -93,7 +103,8 @@ int km_material_load(const km_request *rq, km_material *out, km_status *st)
         unsigned long long before = km_fingerprint(rq->uri->path);
         km_status local = { 0 };
         pinned_volume p;
-        int ok = km_assemble(pin(rq, &p), out, &local);
+        const km_request *pinned = pin(rq, &p, &local);
+        int ok = pinned != NULL && km_assemble(pinned, out, &local);
 
         unpin(&p, rq->uri->path, &local);
         if (km_fingerprint(rq->uri->path) == before || attempt == MAX_ATTEMPTS) {

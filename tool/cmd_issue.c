@@ -20,11 +20,13 @@ typedef struct issue_opts {
     km_issue_request rq;
     const char *ca_key_password_file, *password_file, *renew_before;
     km_renew_before rb;
+    km_lock_wait wait;
+    char wait_by[32];
     int force;
 } issue_opts;
 
 enum { O_CA = 256, O_CA_KEY, O_CA_KEY_PW, O_ALIAS, O_SUBJECT, O_SAN, O_KEY_TYPE, O_EKU, O_DAYS,
-       O_RENEW, O_PWFILE, O_FORCE, O_HELP };
+       O_RENEW, O_PWFILE, O_WAIT, O_FORCE, O_HELP };
 
 static const struct option options[] = {
     { "ca", required_argument, NULL, O_CA },
@@ -38,6 +40,7 @@ static const struct option options[] = {
     { "days", required_argument, NULL, O_DAYS },
     { "renew-before", required_argument, NULL, O_RENEW },
     { "password-file", required_argument, NULL, O_PWFILE },
+    { "wait", required_argument, NULL, O_WAIT },
     { "force", no_argument, NULL, O_FORCE },
     { "help", no_argument, NULL, O_HELP },
     { NULL, 0, NULL, 0 },
@@ -68,12 +71,30 @@ static int parse_days(const char *s, int *out)
     return 1;
 }
 
+/* How long to wait for another holder of the volume lock: 0 to 3600 s. */
+#define WAIT_DEFAULT_SECONDS 30
+#define WAIT_MAX_SECONDS 3600
+
+static int parse_wait(const char *s, issue_opts *o)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 0 || v > WAIT_MAX_SECONDS)
+        return 0;
+    o->wait.ms = v * 1000;
+    snprintf(o->wait_by, sizeof(o->wait_by), "--wait %ld", v);
+    return 1;
+}
+
 static int parse(int argc, char **argv, issue_opts *o)
 {
     char err[256];
     int c;
 
     memset(o, 0, sizeof(*o));
+    o->wait = (km_lock_wait){ .ms = WAIT_DEFAULT_SECONDS * 1000L, .by = o->wait_by };
+    snprintf(o->wait_by, sizeof(o->wait_by), "--wait %d", WAIT_DEFAULT_SECONDS);
     optind = 1;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (c) {
@@ -92,6 +113,11 @@ static int parse(int argc, char **argv, issue_opts *o)
             break;
         case O_RENEW: o->renew_before = optarg; break;
         case O_PWFILE: o->password_file = optarg; break;
+        case O_WAIT:
+            if (!parse_wait(optarg, o))
+                return usage_error("--wait '%s': expected a number of seconds from 0 to %d", optarg,
+                                   WAIT_MAX_SECONDS);
+            break;
         case O_FORCE: o->force = 1; break;
         case O_HELP: km_cli_help(stdout, 1); return -1;
         default: return KM_EXIT_USAGE;
@@ -165,8 +191,10 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
         return KM_EXIT_USAGE;
     }
-    if (o->force ? !km_volume_lock(o->rq.volume, &lock, &st)
-                 : !km_volume_claim(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, 1, &before,
+    /* SIGINT and SIGTERM keep their default action: they end a wait for
+     * the lock at once, and nothing has been written while waiting */
+    if (o->force ? !km_volume_lock(o->rq.volume, &o->wait, &lock, &st)
+                 : !km_volume_claim(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, 1, &o->wait, &before,
                                     &lock, &st)) {
         km_vol_check_clear(&before);
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);

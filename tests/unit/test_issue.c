@@ -749,7 +749,7 @@ START_TEST(modes_and_leftovers)
     char p[PATH_MAX];
 
     umask(0);
-    ck_assert_msg(km_volume_lock(vol, &lock, &st), "%s", st.msg);
+    ck_assert_msg(km_volume_lock(vol, NULL, &lock, &st), "%s", st.msg);
     ck_assert_int_eq(mode_of(vol), 0700);
     ck_assert_int_eq(mode_of(path_in("modes/deep")), 0700);
     snprintf(p, sizeof(p), "%s/" KAFKA_MTLS_LOCK_FILE, vol);
@@ -772,7 +772,7 @@ START_TEST(modes_and_leftovers)
     ck_assert_int_eq(issue_fails(&rq, &st), KAFKA_MTLS_R_INSECURE);
     ck_assert_msg(strstr(st.msg, path_in("open")) && strstr(st.msg, "writable by group or others"), "%s",
                   st.msg);
-    ck_assert(!km_volume_lock(path_in("open"), &lock, &st));
+    ck_assert(!km_volume_lock(path_in("open"), NULL, &lock, &st));
 }
 END_TEST
 

@@ -18,13 +18,18 @@
 
 /* Refuse a symlink at name (ELOOP): KAFKA_MTLS_R_INSECURE. */
 #define KM_READ_NOFOLLOW 1u
+/* Key material: a symlink at name is followed only under the rule of
+ * kmtls/safe_path.h, and the file must be owned by this user or root
+ * (KAFKA_MTLS_R_INSECURE otherwise). */
+#define KM_READ_TRUSTED 4u
 
 /*
  * Reads the whole regular file name (relative to dirfd) of at most max
  * bytes into *buf, NUL-terminated (free with OPENSSL_clear_free(*buf,
  * *len + 1)). shown is the path messages give, what the file's role
- * ("keystore", "password file"). 1, or 0 with st set: NOT_FOUND when it is
- * absent, TOO_LARGE, INSECURE for a refused symlink, READ_FAILED otherwise.
+ * ("keystore", "password file"). flags: KM_READ_NOFOLLOW, KM_READ_TRUSTED.
+ * 1, or 0 with st set: NOT_FOUND when it is absent, TOO_LARGE, INSECURE for
+ * a refused symlink or owner, READ_FAILED otherwise.
  */
 int km_read_file_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
                     unsigned flags, unsigned char **buf, size_t *len, km_status *st);

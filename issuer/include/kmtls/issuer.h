@@ -93,9 +93,17 @@ int km_alias_resolve(const char *volume, const char *alias, char *out, size_t n,
  */
 int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st);
 
-/* Creates VOLUME (0700) if missing, checks its permissions and takes
- * flock(LOCK_EX) on VOLUME/.kafka-mtls.lock (O_NOFOLLOW, 0600). */
-int km_volume_lock(const char *volume, int *fd, km_status *st);
+/* How long a wait for the volume lock may take, and what set that bound,
+ * for the message when it runs out ("mtls.wait.ms=1000", "--wait 30"). */
+typedef struct km_lock_wait {
+    long ms;
+    const char *by;
+} km_lock_wait;
+
+/* Creates VOLUME (0700) if missing, checks it (kmtls/safe_path.h) and takes
+ * flock(LOCK_EX) on VOLUME/.kafka-mtls.lock (O_NOFOLLOW, 0600), waiting at
+ * most w->ms for another holder (WRITE_FAILED naming w->by after that). */
+int km_volume_lock(const char *volume, const km_lock_wait *w, int *fd, km_status *st);
 void km_volume_unlock(int fd);
 
 typedef enum km_renew_kind {
@@ -163,10 +171,12 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
  * KM_VOL_OTHER_CA unless take_over_other_ca), 1 with *fd >= 0 when the
  * caller must issue (the exclusive volume lock is held: release it with
  * km_volume_unlock; out says why), or 0 with st set when the volume cannot
- * be locked. In every case out is to be released with km_vol_check_clear.
+ * be locked within w (every lock wait of the claim shares one deadline; a
+ * shared lock not had by then is read without). In every case out is to be
+ * released with km_vol_check_clear.
  */
 int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,
-                    const km_renew_before *rb, int take_over_other_ca, km_vol_check *out, int *fd,
-                    km_status *st);
+                    const km_renew_before *rb, int take_over_other_ca, const km_lock_wait *w,
+                    km_vol_check *out, int *fd, km_status *st);
 
 #endif
