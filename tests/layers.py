@@ -152,13 +152,14 @@ for name, directory, _ in LAYERS[1:]:
     with open(os.path.join(ROOT, directory, "meson.build"), encoding="utf-8") as f:
         text = f.read()
     for arg in re.findall(r"include_directories\(([^)]*)\)", text):
-        # the private directory of provider/, transport/ and enrol/ goes only
-        # into their own library and their *_internal_dep, for tests
-        if arg.strip() not in ("'include'",) and not (name in ("provider", "transport") and arg.strip() == "'.'") \
+        # the private directory of provider/, transport/, issuer/ and enrol/
+        # goes only into their own library and their *_internal_dep, for tests
+        if arg.strip() not in ("'include'",) and not (name in ("provider", "transport", "issuer")
+                                                       and arg.strip() == "'.'") \
                 and not (name == "enrol" and arg.strip() == "'src'"):
             problems.append(f"{directory}/meson.build: include_directories({arg}) reaches past the public headers")
     for internal, owner_layer in (("provider_internal_dep", "provider"), ("enrol_internal_dep", "enrol"),
-                                  ("transport_internal_dep", "transport")):
+                                  ("transport_internal_dep", "transport"), ("issuer_internal_dep", "issuer")):
         if internal in text and name != owner_layer:
             problems.append(f"{directory}/meson.build: uses {internal} (for tests only)")
 

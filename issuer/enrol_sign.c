@@ -1,0 +1,162 @@
+/*
+ * The exchange with the CA service (enrol/, kmtls/enrol.h): the CSR, the
+ * token when one is needed, the call, and the one fallback there is. A
+ * rekey the service refuses because the current certificate cannot renew
+ * itself (refused client certificate, 401) becomes a sign with the token,
+ * if one is configured. Nothing else falls back: an untrusted service
+ * (TLS) or a bad answer must not be tried another way, a refused sign has
+ * spent its token, and a service that is down is retried later by the
+ * caller (with the certificate it has). The token is read only when it is
+ * sent, cleansed after, and never enters a message.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/x509.h>
+
+#include "enrol_internal.h"
+#include "kafka-mtls.h"
+#include "kmtls/enrol.h"
+#include "kmtls/files.h"
+
+int km_svc_built(void)
+{
+    return 1;
+}
+
+int km_svc_duration(const char *s, double *seconds)
+{
+    return km_enrol_duration(s, seconds);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The issuer's reason for the service's: what the caller sees in st. */
+static int reason_of(km_enrol_reason r)
+{
+    switch (r) {
+    case KM_ENROL_BAD_ARGUMENT:
+        return KAFKA_MTLS_R_BAD_REQUEST;
+    case KM_ENROL_INTERNAL:
+        return KAFKA_MTLS_R_INTERNAL;
+    default:
+        return KAFKA_MTLS_R_CA_REFUSED;
+    }
+}
+
+/* What the caller should do, after the service's own message. */
+static const char *advice(km_enrol_reason r)
+{
+    switch (r) {
+    case KM_ENROL_UNREACHABLE:
+    case KM_ENROL_TIMEOUT:
+    case KM_ENROL_SERVICE:
+        return "; retry later";
+    case KM_ENROL_TLS:
+        return "; check mtls.enrol.url and mtls.enrol.ca.location (nothing was sent)";
+    default:
+        return "";
+    }
+}
+
+static int service_failed(km_enrol_reason r, const char *err, km_status *st)
+{
+    return km_fail(st, reason_of(r), "%s%s", err, advice(r));
+}
+
+static km_enrol_service service_of(const km_svc_request *rq)
+{
+    km_enrol_service svc = { .url = rq->url, .ca_file = rq->root, .chain_ca_file = rq->root,
+                             .timeout_ms = rq->timeout_ms };
+    return svc;
+}
+
+/* sign: the token's CSR (CN: the configured subject's, else the token's). */
+static int sign(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,
+                km_svc_result *res, km_status *st)
+{
+    km_enrol_service svc = service_of(rq);
+    km_secret token = { 0 };
+    km_status read = { 0 };
+    X509_REQ *csr = NULL;
+    char sub[128], cn[128], err[1024];
+    km_enrol_reason r;
+    double t0;
+    int ok = 0;
+
+    if (rq->token_file == NULL)
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST,
+                       "no certificate to renew and no token (mtls.enrol.token.file) for a first enrolment");
+    if (!km_read_password_at(AT_FDCWD, rq->token_file, rq->token_file, KAFKA_MTLS_R_PASSWORD_FILE, 0, &token,
+                             &read))
+        return km_fail(st, read.reason, "token file: %s", read.msg);
+    if ((r = km_enrol_token_subject(token.data, sub, sizeof(sub), err, sizeof(err))) != KM_ENROL_OK) {
+        service_failed(r, err, st);
+        goto done;
+    }
+    if (!km_svc_csr_cn(rq, ex->alias, sub, NULL, cn, sizeof(cn), st))
+        goto done;
+    if ((r = km_enrol_csr_new(ex->key, cn, &csr, err, sizeof(err))) != KM_ENROL_OK) {
+        service_failed(r, err, st);
+        goto done;
+    }
+    t0 = now_ms();
+    r = km_enrol_sign(&svc, csr, token.data, rq->not_after, chain, err, sizeof(err));
+    res->service_ms += now_ms() - t0;
+    if (r != KM_ENROL_OK) {
+        service_failed(r, err, st);
+        goto done;
+    }
+    res->call = "sign";
+    ok = 1;
+done:
+    km_secret_clear(&token);
+    X509_REQ_free(csr);
+    return ok;
+}
+
+/* rekey: mutual TLS with the current certificate; sign when the service
+ * says it cannot renew itself and a token is there. */
+static int rekey(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,
+                 km_svc_result *res, km_status *st)
+{
+    km_enrol_service svc = service_of(rq);
+    const km_svc_current *cur = ex->current;
+    X509_REQ *csr = NULL;
+    char cn[128], err[1024];
+    km_enrol_reason r;
+    double t0;
+
+    if (!km_svc_csr_cn(rq, ex->alias, NULL, cur->leaf, cn, sizeof(cn), st))
+        return 0;
+    if ((r = km_enrol_csr_new(ex->key, cn, &csr, err, sizeof(err))) != KM_ENROL_OK)
+        return service_failed(r, err, st);
+    t0 = now_ms();
+    r = km_enrol_rekey(&svc, csr, cur->leaf, cur->key, cur->chain, chain, err, sizeof(err));
+    res->service_ms += now_ms() - t0;
+    X509_REQ_free(csr);
+    if (r == KM_ENROL_OK) {
+        res->call = "rekey";
+        return 1;
+    }
+    if ((r == KM_ENROL_CERT_REFUSED || r == KM_ENROL_UNAUTHORIZED) && rq->token_file != NULL) {
+        snprintf(res->note, sizeof(res->note), "the renewal was refused (%s): enrolled again with the token",
+                 err);
+        return sign(rq, ex, chain, res, st);
+    }
+    return service_failed(r, err, st);
+}
+
+int km_svc_obtain(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,
+                  km_svc_result *res, km_status *st)
+{
+    *chain = NULL;
+    return ex->call == KM_SVC_REKEY ? rekey(rq, ex, chain, res, st) : sign(rq, ex, chain, res, st);
+}
