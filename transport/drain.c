@@ -161,7 +161,7 @@ void km_drain_spare_up(km_conn *c)
     km_log(c->t, LOG_DEBUG, c->broker, "the broker accepted generation %llu: waiting for %llu "
            "response(s) at a request boundary", (unsigned long long)c->spare->gen,
            (unsigned long long)c->awaiting);
-    fence(c, km_now_ms());
+    fence(c, km_transport_clock_ms());
 }
 
 void km_drain_spare_failed(km_conn *c, const char *reason)

@@ -22,7 +22,7 @@
 
 #define MAX_EVENTS 64
 
-uint64_t km_now_ms(void)
+uint64_t km_transport_clock_ms(void)
 {
     struct timespec ts;
 
@@ -230,7 +230,7 @@ static void *engine_main(void *arg)
     int stopping = 0;
 
     while (!stopping) {
-        uint64_t now = km_now_ms();
+        uint64_t now = km_transport_clock_ms();
         int n = epoll_wait(t->epfd, evs, MAX_EVENTS, next_timeout(t, now));
 
         if (n < 0 && errno != EINTR) {
@@ -248,7 +248,7 @@ static void *engine_main(void *arg)
             if (!ep->c->dead)
                 km_conn_event(ep->c, ep->leg, evs[i].events);
         }
-        now = km_now_ms();
+        now = km_transport_clock_ms();
         for (km_conn *c = t->conns, *next; c; c = next) {
             next = c->next;
             km_conn_timer(c, now);

@@ -139,7 +139,7 @@ struct km_transport {
 };
 
 /* engine.c */
-uint64_t km_now_ms(void);
+uint64_t km_transport_clock_ms(void);
 int km_register(km_endpoint *ep, uint32_t events);
 void km_watch(km_endpoint *ep, uint32_t events);
 void km_unwatch(km_endpoint *ep);

@@ -41,7 +41,7 @@ int km_leg_start(km_leg *l, char *why, size_t n)
     km_conn *c = l->ep.c;
     int e;
 
-    l->started_ms = km_now_ms();
+    l->started_ms = km_transport_clock_ms();
     if (km_tls_prepare(l, c->host, c->t->cfg.verify_hostname, why, n) != 0)
         return -1;
     /* writable = connect finished */
@@ -141,7 +141,7 @@ static void handshake(km_leg *l)
          * come - its NewSessionTicket (or its alert). */
         if (SSL_version(l->ssl) >= TLS1_3_VERSION && !l->got_ticket) {
             l->phase = LEG_CONFIRM;
-            l->deadline_ms = km_now_ms() + l->ep.c->t->cfg.confirm_timeout_ms;
+            l->deadline_ms = km_transport_clock_ms() + l->ep.c->t->cfg.confirm_timeout_ms;
             confirm(l);
         } else {
             up(l);

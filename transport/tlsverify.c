@@ -230,5 +230,5 @@ void km_tls_confirmed(km_leg *l)
     km_log(l->ep.c->t, LOG_DEBUG, l->ep.c->broker,
            "TLS up: %s, %s, generation %llu, %llu ms after connect",
            SSL_get_version(l->ssl), SSL_get_cipher_name(l->ssl), (unsigned long long)l->gen,
-           (unsigned long long)(km_now_ms() - l->started_ms));
+           (unsigned long long)(km_transport_clock_ms() - l->started_ms));
 }
