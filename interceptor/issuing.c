@@ -74,7 +74,9 @@ done:
     return ok;
 }
 
-int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
+/* km_issue_if_needed, saying in *state what the claim found. */
+static int claim_and_issue(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n,
+                           km_vol_state *state)
 {
     km_renew_before rb;
     km_vol_check check;
@@ -95,10 +97,48 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
         snprintf(errstr, n, "kafka-mtls: %s: %s", km_settings_source_property(s), st.msg);
         return 0;
     }
+    *state = check.state;
+    if (fd < 0 && (check.state == KM_VOL_WRITING || check.state == KM_VOL_UNREADABLE)) {
+        /* only a volume that reads, or holds nothing of a store, is issued into */
+        snprintf(errstr, n, "kafka-mtls: %s=%s: %s; nothing was written: %s", km_settings_source_property(s),
+                 km_settings_source(s),
+                 check.state == KM_VOL_WRITING ? "another writer is still writing it (its stores are there, "
+                                                 "their password file is not)"
+                                               : "cannot read it, so it is never replaced",
+                 check.why);
+        km_vol_check_clear(&check);
+        return 0;
+    }
     ok = fd < 0 || issue_locked(s, &check, issued, issued_size, errstr, n);
     km_volume_unlock(fd);
     km_vol_check_clear(&check);
     return ok;
+}
+
+int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
+{
+    km_vol_state state;
+
+    return claim_and_issue(s, issued, issued_size, errstr, n, &state);
+}
+
+/* Another writer's stores are there without their password file: wait for
+ * it (mtls.wait.ms, inotify) as a client without a CA waits, then fail
+ * closed naming that writer. */
+static int wait_for_writer(const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
+{
+    char why[1024];
+    int reason = 0;
+
+    if (km_keysource_load(s, 0, b, &reason, why, sizeof(why)))
+        return 1;
+    if (reason == KAFKA_MTLS_R_NOT_READY)
+        snprintf(errstr, n, "kafka-mtls: %s=%s: another writer is still writing it (its stores are there, "
+                 "their password file is not): still not ready after %s=%ld; nothing was written",
+                 km_settings_source_property(s), km_settings_source(s), KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
+    else
+        snprintf(errstr, n, "%s", why);
+    return 0;
 }
 
 static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const char *a, const char *b)
@@ -112,6 +152,7 @@ static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const ch
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
 {
     int issuer = km_is_issuer(s), reason = 0, state;
+    km_vol_state found;
     km_renew_before rb;
     time_t window;
     char err[256], issued[1024];
@@ -159,8 +200,8 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         km_pem_bundle_clear(b);
     } else if (!issuer || reason != KAFKA_MTLS_R_NOT_READY) {
         return 0; /* never overwrite a volume we cannot read: that needs a human */
-    } else if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n)) {
-        return 0;
+    } else if (!claim_and_issue(s, issued, sizeof(issued), errstr, n, &found)) {
+        return found == KM_VOL_WRITING && wait_for_writer(s, b, errstr, n);
     }
     if (issued[0] != '\0')
         s->rdk->log_print(rk, 5, "MTLS", issued);

@@ -13,11 +13,13 @@
 
 #include "issuing.h"
 #include "keysource.h"
+#include "kmtls/fingerprint.h"
 #include "kmtls/issuer.h"
 #include "renewer.h"
 
 #define PLUGIN_NAME "kafka-mtls"
 #define RETRY_SECONDS 60
+#define WATCH_SECONDS 1
 
 typedef struct km_renewer {
     pthread_t thread;
@@ -32,16 +34,24 @@ typedef struct km_renewer {
     char in_use_not_after[32];
 } km_renewer;
 
-/* Sleeps until `until` or stop; returns 1 if asked to stop. */
+/* Sleeps until `until`, stop, or a change of the volume's files (with a
+ * CA: a volume replaced meanwhile is looked at again at once, not at the
+ * next window). The change is seen by the files' fingerprint, compared every
+ * WATCH_SECONDS: stat calls only, no keystore read. 1 if asked to stop. */
 static int sleep_until(km_renewer *r, time_t until)
 {
-    struct timespec ts = { .tv_sec = until, .tv_nsec = 0 };
-    int stop;
+    unsigned long long seen = km_fingerprint(km_settings_source(r->s));
+    int stop, watch = km_is_issuer(r->s);
 
     pthread_mutex_lock(&r->mu);
-    while (!r->stop && time(NULL) < until)
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) == ETIMEDOUT)
+    while (!r->stop && time(NULL) < until) {
+        time_t slice = watch && time(NULL) + WATCH_SECONDS < until ? time(NULL) + WATCH_SECONDS : until;
+        struct timespec ts = { .tv_sec = slice, .tv_nsec = 0 };
+
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        if (watch && !r->stop && km_fingerprint(km_settings_source(r->s)) != seen)
             break;
+    }
     stop = r->stop;
     pthread_mutex_unlock(&r->mu);
     return stop;
@@ -66,7 +76,7 @@ static void *run(void *arg)
 {
     km_renewer *r = arg;
     int issuer = km_is_issuer(r->s), warned = 0;
-    char line[1200];
+    char line[1200], said[1024] = "";
 
     for (;;) {
         km_vol_state state = KM_VOL_FRESH;
@@ -98,8 +108,12 @@ static void *run(void *arg)
                 if (line[0] != '\0')
                     log_line(r, 5, line);
                 volume_window(r, &state);
-            } else {
+                said[0] = '\0';
+            } else if (strcmp(err, said) != 0) {
+                /* once per reason: a volume it cannot read is left alone,
+                 * and looked at again when it changes */
                 log_line(r, 3, err);
+                snprintf(said, sizeof(said), "%s", err);
             }
             if (state != KM_VOL_FRESH && state != KM_VOL_OTHER_CA && sleep_until(r, time(NULL) + RETRY_SECONDS))
                 break;

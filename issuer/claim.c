@@ -25,7 +25,11 @@
 
 static int nothing_to_do(const km_vol_check *c, int take_over_other_ca)
 {
-    return c->state == KM_VOL_FRESH || (c->state == KM_VOL_OTHER_CA && !take_over_other_ca);
+    /* a volume another writer is writing, or that cannot be read, is
+     * never issued over: only a load that succeeds, or finds nothing of a
+     * store, leads to issuance */
+    return c->state == KM_VOL_FRESH || c->state == KM_VOL_WRITING || c->state == KM_VOL_UNREADABLE ||
+           (c->state == KM_VOL_OTHER_CA && !take_over_other_ca);
 }
 
 int km_volume_claim(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, const char *ca_cert,

@@ -3,8 +3,12 @@
  * the kafka-mtls provider's OSSL_STORE (keystore:VOLUME?alias=ALIAS), in a
  * library context where the provider is loaded.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -58,17 +62,19 @@ static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char 
         snprintf(out->why, sizeof(out->why), "the truststore does not hold the configured CA's root");
         return KM_VOL_OTHER_CA;
     }
-    if (!km_volume_crt_matches(libctx, volume, alias, leaf)) {
-        snprintf(out->why, sizeof(out->why),
-                 "%s-ca-signed.crt is not the keystore's certificate (an earlier issuance was interrupted)",
-                 alias);
-        return KM_VOL_MISSING;
-    }
     state = km_renewal_state(leaf, rb, now, &out->window_start);
     km_time_of(X509_get0_notAfter(leaf), &out->not_after);
     if (state < 0) {
         snprintf(out->why, sizeof(out->why), "the certificate's validity dates cannot be read");
-        return KM_VOL_MISSING;
+        return KM_VOL_UNREADABLE;
+    }
+    /* ours, interrupted between two renames: the keystore reads, so it may
+     * be renewed */
+    if (!km_volume_crt_matches(libctx, volume, alias, leaf)) {
+        snprintf(out->why, sizeof(out->why),
+                 "%s-ca-signed.crt is not the keystore's certificate (an earlier issuance was interrupted)",
+                 alias);
+        return state == KM_CERT_EXPIRED ? KM_VOL_EXPIRED : KM_VOL_RENEW;
     }
     if (state == KM_CERT_EXPIRED) {
         snprintf(out->why, sizeof(out->why), "the certificate (serial %s) is expired or not valid yet",
@@ -78,6 +84,46 @@ static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char 
     snprintf(out->why, sizeof(out->why), state == KM_CERT_RENEW ? "the certificate is inside its renew window"
                                                                 : "the certificate is valid");
     return state == KM_CERT_RENEW ? KM_VOL_RENEW : KM_VOL_FRESH;
+}
+
+/* 1 if dir holds name (absent, and unreadable entries, say nothing of the
+ * volume's state: the load that failed said that) */
+static int holds(int dirfd, const char *name, int nonempty)
+{
+    struct stat sb;
+
+    return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && (!nonempty || sb.st_size > 0);
+}
+
+/*
+ * What a failed read means for an issuer. Only "nothing of a store is
+ * there" (no directory, no ALIAS.keystore.* or ALIAS.truststore.*) may be
+ * issued into. Stores without a non-empty ALIAS_creds are another writer's
+ * work in progress (the seed writes ALIAS_creds last). Anything else (a
+ * wrong password, a corrupt or modified store, a refused owner) is a
+ * volume this process cannot read, and such a volume is never overwritten.
+ */
+static km_vol_state failed_read(const char *volume, const char *alias, int reason)
+{
+    char name[KM_MAX_ALIAS + 32], resolved[KM_MAX_ALIAS + 1];
+    km_status st = { 0 };
+    int dirfd, stores = 0, creds;
+
+    if (reason != KAFKA_MTLS_R_NOT_READY && reason != KAFKA_MTLS_R_NOT_FOUND)
+        return KM_VOL_UNREADABLE;
+    if (!km_alias_resolve(volume, alias, resolved, sizeof(resolved), &st))
+        return KM_VOL_UNREADABLE;
+    if ((dirfd = open(volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? KM_VOL_MISSING : KM_VOL_UNREADABLE;
+    for (size_t i = 0; i < KM_SEED_STORE_EXTS; i++)
+        for (km_seed_file f = KM_SEED_KEYSTORE; f <= KM_SEED_TRUSTSTORE; f++)
+            stores |= km_seed_name(f, resolved, km_seed_store_exts[i], name, sizeof(name)) &&
+                      holds(dirfd, name, 0);
+    creds = km_seed_name(KM_SEED_CREDS, resolved, NULL, name, sizeof(name)) && holds(dirfd, name, 1);
+    close(dirfd);
+    if (!stores)
+        return KM_VOL_MISSING;
+    return creds ? KM_VOL_UNREADABLE : KM_VOL_WRITING;
 }
 
 km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
@@ -103,16 +149,19 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
     kmtls_store_uri(uri, sizeof(uri), volume, "keystore", alias, NULL);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri }, &ks)) {
         snprintf(out->why, sizeof(out->why), "%s", ks.msg);
+        out->state = failed_read(volume, alias, ks.reason);
         goto done;
     }
     kmtls_store_uri(uri, sizeof(uri), volume, "truststore", alias, NULL);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &ts)) {
         snprintf(out->why, sizeof(out->why), "%s", ts.msg);
+        out->state = failed_read(volume, alias, ts.reason);
         goto done;
     }
     if (ks.key == NULL || sk_X509_num(ks.certs) < 1) {
         snprintf(out->why, sizeof(out->why), "the keystore has no %s",
                  ks.key == NULL ? "private key" : "certificate");
+        out->state = KM_VOL_UNREADABLE;
         goto done;
     }
     out->state = decide(libctx, volume, alias, ca, anchor, &ks, &ts, rb, now, out);

@@ -203,6 +203,17 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     if (o->force)
         km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &before);
     t.check = km_cli_ms() - t0;
+    if (lock < 0 && (before.state == KM_VOL_WRITING || before.state == KM_VOL_UNREADABLE)) {
+        /* a volume it cannot read is never replaced without a person saying so */
+        fprintf(stderr, "kafka-mtls issue: %s: %s: %s; nothing was written (--force replaces it)\n",
+                o->rq.volume,
+                before.state == KM_VOL_WRITING ? "another writer is still writing it (its stores are there, "
+                                                 "their password file is not)"
+                                               : "cannot read it",
+                before.why);
+        km_vol_check_clear(&before);
+        return KM_EXIT_FAIL;
+    }
     if (lock < 0) { /* fresh: someone, maybe another process just now, issued it */
         print_fresh(o, &before, km_cli_ms() - t0);
         km_vol_check_clear(&before);

@@ -832,9 +832,17 @@ START_TEST(volume_states)
     ck_assert_int_eq(state_of(vol, foreign, NULL, now, &vc), KM_VOL_OTHER_CA);
     ck_assert_msg(strstr(vc.why, "not issued by the configured CA") != NULL, "%s", vc.why);
     snprintf(creds, sizeof(creds), "%s/s_creds", vol);
-    unlink(creds);
-    ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_MISSING);
+    /* the stores without their password: another writer, never issued over */
+    tu_run("mv '%s' '%s.later'", creds, creds);
+    ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_WRITING);
     ck_assert_msg(strstr(vc.why, "s_creds does not exist yet") != NULL, "%s", vc.why);
+    /* a password that does not open them: a volume it cannot read */
+    tu_run("echo not-the-password > '%s'", creds);
+    ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_UNREADABLE);
+    ck_assert_msg(strstr(vc.why, "wrong password") != NULL, "%s", vc.why);
+    /* nothing of a store there: may be issued into */
+    tu_run("rm -f '%s'/s.keystore.jks '%s'/s.truststore.jks", vol, vol);
+    ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_MISSING);
 }
 END_TEST
 

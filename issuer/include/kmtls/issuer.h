@@ -133,8 +133,13 @@ typedef enum km_vol_state {
     KM_VOL_FRESH = 0,              /* ready, key matches, issued by the CA, before the window */
     KM_VOL_RENEW,                  /* inside the renew window */
     KM_VOL_EXPIRED,                /* expired or not yet valid */
-    KM_VOL_MISSING,                /* no keystore, not ready, unreadable or incomplete */
-    KM_VOL_OTHER_CA                /* not issued by the configured CA, or its truststore lacks it */
+    KM_VOL_MISSING,                /* nothing there yet: no directory, or no store in it */
+    KM_VOL_OTHER_CA,               /* not issued by the configured CA, or its truststore lacks it */
+    KM_VOL_WRITING,                /* stores there but ALIAS_creds missing or empty: another
+                                    * writer is still writing it (wait for it, never issue) */
+    KM_VOL_UNREADABLE              /* any other failure to read it (wrong password, corrupt,
+                                    * integrity, refused owner...): never issued over, unless
+                                    * a person says so (kafka-mtls issue --force) */
 } km_vol_state;
 
 typedef struct km_vol_check {
@@ -156,8 +161,10 @@ int km_volume_crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *
  * Reads keystore:VOLUME?alias=ALIAS through OSSL_STORE in libctx (which
  * must have the kafka-mtls provider and "default" loaded) and decides.
  * ca_cert (PEM path, or NULL) is the CA the certificate must be issued by.
- * Returns out->state; failures of the read itself are KM_VOL_MISSING with
- * the provider's message in out->why. out->leaf is set whenever a
+ * Returns out->state; a failed read is KM_VOL_MISSING only when nothing of
+ * a store is there, KM_VOL_WRITING when the stores are there without their
+ * ALIAS_creds, else KM_VOL_UNREADABLE, with the provider's message in
+ * out->why. out->leaf is set whenever a
  * certificate was read: release it with km_vol_check_clear.
  */
 km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const char *alias,
@@ -168,7 +175,8 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
  * Decides whether this process issues, so that many processes starting at
  * once on one volume check it in parallel and only one writes. Returns 1
  * with *fd == -1 when there is nothing to do (out->state KM_VOL_FRESH, or
- * KM_VOL_OTHER_CA unless take_over_other_ca), 1 with *fd >= 0 when the
+ * KM_VOL_OTHER_CA unless take_over_other_ca) or nothing may be done
+ * (KM_VOL_WRITING, KM_VOL_UNREADABLE), 1 with *fd >= 0 when the
  * caller must issue (the exclusive volume lock is held: release it with
  * km_volume_unlock; out says why), or 0 with st set when the volume cannot
  * be locked within w (every lock wait of the claim shares one deadline; a
