@@ -52,6 +52,9 @@
 #define KAFKA_MTLS_PROP_CA_KEY_LOCATION        "mtls.ca.key.location"
 #define KAFKA_MTLS_PROP_CA_KEY_PASSWORD        "mtls.ca.key.password"
 #define KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE   "mtls.ca.key.password.file"
+/* "true": issue although the CA key or its password file is readable by
+ * group or others (refused otherwise) */
+#define KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK     "mtls.ca.key.insecure.ok"
 #define KAFKA_MTLS_PROP_SUBJECT                "mtls.subject"       /* default CN=${alias} */
 #define KAFKA_MTLS_PROP_SAN                    "mtls.san"           /* DNS:..,URI:..,IP:.. */
 #define KAFKA_MTLS_PROP_KEY_TYPE               "mtls.key.type"      /* rsa:2048 (default) ... */

@@ -53,6 +53,9 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.ca_cert = s->ca_cert;
     rq.ca_key = s->ca_key;
     rq.ca_key_password = s->ca_key_password != NULL ? s->ca_key_password : ca_pw.data;
+    rq.ca_key_password_file = s->ca_key_password == NULL ? s->ca_key_password_file : NULL;
+    rq.ca_key_insecure_ok = s->ca_key_insecure_ok != NULL && strcmp(s->ca_key_insecure_ok, "true") == 0;
+    rq.ca_key_insecure_option = KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK "=true";
     rq.subject = s->subject;
     rq.san = s->san;
     rq.key_type = s->key_type;

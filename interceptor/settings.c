@@ -48,6 +48,7 @@ typedef struct prop {
 
 static int check_alias(const char *value, km_status *st);
 static int check_store_type(const char *value, km_status *st);
+static int check_bool(const char *value, km_status *st);
 
 #define SLOT(field) offsetof(km_settings, field)
 
@@ -69,6 +70,7 @@ static const prop props[] = {
     { KAFKA_MTLS_PROP_CA_KEY_LOCATION, PROP_PATH_FILE, SLOT(ca_key), NULL, 0, 0, NULL },
     { KAFKA_MTLS_PROP_CA_KEY_PASSWORD, PROP_SECRET, SLOT(ca_key_password), NULL, 0, 0, NULL },
     { KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE, PROP_PATH_FILE, SLOT(ca_key_password_file), NULL, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK, PROP_TEXT, SLOT(ca_key_insecure_ok), check_bool, 0, 0, NULL },
     { KAFKA_MTLS_PROP_SUBJECT, PROP_TEXT, SLOT(subject), km_subject_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_SAN, PROP_TEXT, SLOT(san), km_san_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_KEY_TYPE, PROP_TEXT, SLOT(key_type), km_key_type_check, 0, 0, NULL },
@@ -216,6 +218,12 @@ static int check_alias(const char *value, km_status *st)
     char msg[300];
 
     return km_alias_check(value, msg, sizeof(msg)) || km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "%s", msg);
+}
+
+static int check_bool(const char *value, km_status *st)
+{
+    return strcmp(value, "true") == 0 || strcmp(value, "false") == 0 ||
+           km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "\"%s\": expected true or false", value);
 }
 
 /* The Java store types the plugin takes (the content decides the format). */

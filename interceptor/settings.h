@@ -28,6 +28,7 @@ typedef struct km_settings {
     char *ca_key;              /* mtls.ca.key.location */
     char *ca_key_password;     /* mtls.ca.key.password (secret) */
     char *ca_key_password_file;/* mtls.ca.key.password.file */
+    char *ca_key_insecure_ok;  /* mtls.ca.key.insecure.ok ("true" or "false") */
     char *subject;             /* mtls.subject */
     char *san;                 /* mtls.san */
     char *key_type;            /* mtls.key.type */

@@ -324,11 +324,13 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     time_t now = time(NULL);
     int ok = 0, clamped = 0;
     double keygen_ms = 0;
+    char warning[sizeof(res->warning)];
 
     if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
         !build_names(rq, nm.alias, &name, &san, st))
         goto done;
-    if (!km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
+    if (!km_ca_files_private(rq, warning, sizeof(warning), st) ||
+        !km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
         goto done;
     {
         struct timespec t0, t1;
@@ -351,15 +353,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (!km_issue_store(rq, key, leaf, &ca, clamped, res, st))
         goto done;
     res->keygen_ms = keygen_ms;
-    {
-        struct stat sb;
-
-        /* the CA key signs every client: others reading it is worth a word */
-        if (stat(rq->ca_key, &sb) == 0 && (sb.st_mode & 077) != 0)
-            snprintf(res->warning, sizeof(res->warning),
-                     "CA key %s is readable by group or others (mode %03o); chmod 600 it",
-                     rq->ca_key, (unsigned)(sb.st_mode & 0777));
-    }
+    snprintf(res->warning, sizeof(res->warning), "%s", warning);
     ok = 1;
 done:
     X509_free(leaf);

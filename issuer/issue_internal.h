@@ -93,6 +93,13 @@ double km_lock_deadline(const km_lock_wait *w);
 int km_volume_lock_until(const char *volume, int exclusive, double deadline, const km_lock_wait *w, int *fd,
                          km_status *st);
 
+/* lifetime.c: seconds per duration unit ("d", "h", "m", "s"), 0 for none. */
+long km_duration_unit(const char *unit);
+
+/* ca_files.c: the CA key and its password file readable by no one but
+ * their owner, unless rq->ca_key_insecure_ok (then warning says so). 1, or
+ * 0 with st set (INSECURE, naming rq->ca_key_insecure_option). */
+int km_ca_files_private(const km_issue_request *rq, char *warning, size_t n, km_status *st);
 
 /* "VOLUME/NAME" into buf, for messages. */
 const char *km_path(char *buf, size_t n, const char *volume, const char *name);

@@ -26,7 +26,7 @@ typedef struct issue_opts {
 } issue_opts;
 
 enum { O_CA = 256, O_CA_KEY, O_CA_KEY_PW, O_ALIAS, O_SUBJECT, O_SAN, O_KEY_TYPE, O_EKU, O_DAYS,
-       O_RENEW, O_PWFILE, O_WAIT, O_FORCE, O_HELP };
+       O_RENEW, O_PWFILE, O_WAIT, O_INSECURE_CA_KEY, O_FORCE, O_HELP };
 
 static const struct option options[] = {
     { "ca", required_argument, NULL, O_CA },
@@ -41,6 +41,7 @@ static const struct option options[] = {
     { "renew-before", required_argument, NULL, O_RENEW },
     { "password-file", required_argument, NULL, O_PWFILE },
     { "wait", required_argument, NULL, O_WAIT },
+    { "allow-insecure-ca-key", no_argument, NULL, O_INSECURE_CA_KEY },
     { "force", no_argument, NULL, O_FORCE },
     { "help", no_argument, NULL, O_HELP },
     { NULL, 0, NULL, 0 },
@@ -93,6 +94,7 @@ static int parse(int argc, char **argv, issue_opts *o)
     int c;
 
     memset(o, 0, sizeof(*o));
+    o->rq.ca_key_insecure_option = "--allow-insecure-ca-key";
     o->wait = (km_lock_wait){ .ms = WAIT_DEFAULT_SECONDS * 1000L, .by = o->wait_by };
     snprintf(o->wait_by, sizeof(o->wait_by), "--wait %d", WAIT_DEFAULT_SECONDS);
     optind = 1;
@@ -100,7 +102,7 @@ static int parse(int argc, char **argv, issue_opts *o)
         switch (c) {
         case O_CA: o->rq.ca_cert = optarg; break;
         case O_CA_KEY: o->rq.ca_key = optarg; break;
-        case O_CA_KEY_PW: o->ca_key_password_file = optarg; break;
+        case O_CA_KEY_PW: o->ca_key_password_file = o->rq.ca_key_password_file = optarg; break;
         case O_ALIAS: o->rq.alias = optarg; break;
         case O_SUBJECT: o->rq.subject = optarg; break;
         case O_SAN: o->rq.san = optarg; break;
@@ -118,6 +120,7 @@ static int parse(int argc, char **argv, issue_opts *o)
                 return usage_error("--wait '%s': expected a number of seconds from 0 to %d", optarg,
                                    WAIT_MAX_SECONDS);
             break;
+        case O_INSECURE_CA_KEY: o->rq.ca_key_insecure_ok = 1; break;
         case O_FORCE: o->force = 1; break;
         case O_HELP: km_cli_help(stdout, 1); return -1;
         default: return KM_EXIT_USAGE;

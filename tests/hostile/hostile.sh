@@ -344,7 +344,8 @@ ca_key_permissions)
   tool_fails "a 0644 CA key: refused before issuing, naming the option that allows it" \
     "ca.key is readable by group or others .*--allow-insecure-ca-key" "$BOX/perm" \
     issue "$BOX/perm" "${TOOL_CA[@]}" --key-type ec:P-256
-  [[ -z $(files_in "$BOX/perm") ]] && ok "nothing issued" || fail "issued: $(files_in "$BOX/perm")"
+  [[ $(files_in "$BOX/perm") == "" || $(files_in "$BOX/perm") == ".kafka-mtls.lock " ]] &&
+    ok "nothing issued (at most the lock file taken)" || fail "issued: $(files_in "$BOX/perm")"
   start_peer
   client_fails "the plugin with a 0644 CA key: fails closed naming mtls.ca.key.insecure.ok" \
     "ca.key is readable by group or others .*mtls.ca.key.insecure.ok" "$BOX/perm" -X "mtls.volume=$BOX/perm" "${CA[@]}"

@@ -1,9 +1,12 @@
 #!/bin/bash
 # edge_cases.sh CASE: one bad input each, registered as its own test in
 # tests/meson.build under the name of the behaviour it checks:
-#   ca_key_readable     the CA key is readable by group/others: issuance
-#                       warns (the command on stderr, the plugin in the
-#                       client log) and goes ahead
+#   ca_key_readable     the CA key is readable by group/others and that is
+#                       allowed (--allow-insecure-ca-key,
+#                       mtls.ca.key.insecure.ok=true): issuance warns (the
+#                       command on stderr, the plugin in the client log) and
+#                       goes ahead (without the allowance it is refused:
+#                       tests/hostile/ ca_key_permissions)
 #   symlink_planted     a symlink planted where issuance writes a file
 #                       (ALIAS.keystore.jks): refused, KAFKA_MTLS_R_INSECURE,
 #                       naming the file
@@ -31,15 +34,16 @@ ca_key_readable)
   chmod 644 "$CAF/ca.key"
   want="ca.key.*(readable by (group|others|everyone)|group or others|world-readable|mode 0?6[0-7][0-7])"
   V=$BOX/t; mkdir -p -m 700 "$V"
-  out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1); rc=$?
-  (( rc == 0 )) && grep -qiE "warning.*$want" <<<"$out" &&
-    ok "CA key mode 0644: kafka-mtls issue issues and warns, naming the file" ||
+  out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 --allow-insecure-ca-key 2>&1); rc=$?
+  (( rc == 0 )) && grep -qiE "warning.*$want.*allowed by --allow-insecure-ca-key" <<<"$out" &&
+    ok "CA key mode 0644, --allow-insecure-ca-key: kafka-mtls issue issues and warns, naming the file" ||
     fail "CA key mode 0644: kafka-mtls issue gives no warning (rc=$rc)" "$out"
   V=$BOX/p; mkdir -p -m 700 "$V"
   mark
-  out=$(kc "${PLUG[@]}" -X "mtls.volume=$V" "${CA[@]}" -X mtls.key.type=ec:P-256 -b "$B" -L -m 10 2>&1); rc=$?
-  (( rc == 0 )) && accepted p && grep -qiE "MTLS.*$want" <<<"$out" &&
-    ok "CA key mode 0644: the plugin issues and logs a warning naming the file" ||
+  out=$(kc "${PLUG[@]}" -X "mtls.volume=$V" "${CA[@]}" -X mtls.key.type=ec:P-256 -X mtls.ca.key.insecure.ok=true \
+        -b "$B" -L -m 10 2>&1); rc=$?
+  (( rc == 0 )) && accepted p && grep -qiE "MTLS.*$want.*allowed by mtls.ca.key.insecure.ok=true" <<<"$out" &&
+    ok "CA key mode 0644, mtls.ca.key.insecure.ok=true: the plugin issues and logs a warning naming the file" ||
     fail "CA key mode 0644: the plugin logs no warning (rc=$rc)" "$out"
   ;;
 symlink_planted)

@@ -42,6 +42,11 @@ typedef struct km_issue_request {
                                     * the root (the root is the truststore's anchor) */
     const char *ca_key;            /* CA private key PEM path (may be encrypted) */
     const char *ca_key_password;   /* NULL if not encrypted */
+    const char *ca_key_password_file; /* the file ca_key_password was read from, or NULL: like the
+                                    * key, it must not be readable by group or others */
+    int ca_key_insecure_ok;        /* allow a CA key or password file readable by group or others
+                                    * (issuance then warns) */
+    const char *ca_key_insecure_option; /* what allows it, for messages ("--allow-insecure-ca-key") */
     const char *subject;           /* NULL = kept from renewing, else "CN=${alias}"; ${alias} and
                                     * ${hostname} expand inside values; "CN=a,O=b" (RFC 4514
                                     * order) or "/CN=a/O=b" (DER order) */
@@ -63,7 +68,7 @@ typedef struct km_issue_result {
     int not_after_clamped;         /* the CA expires first: notAfter = the CA's notAfter */
     int password_kept;             /* the existing ALIAS_creds password was reused */
     char warning[512];             /* "" or something the user should fix (e.g. a CA key
-                                    * readable by others); issuance went ahead */
+                                    * readable by others, allowed); issuance went ahead */
     double keygen_ms;              /* of the issuance, the time spent generating the key */
 } km_issue_result;
 
