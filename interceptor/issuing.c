@@ -10,6 +10,7 @@
 #include <time.h>
 #include <openssl/crypto.h>
 
+#include "enrolling.h"
 #include "issuing.h"
 #include "kafka-mtls.h"
 #include "keysource.h"
@@ -18,13 +19,43 @@
 
 int km_is_issuer(const km_settings *s)
 {
-    return s->ca_cert != NULL && s->ca_key != NULL;
+    return (s->ca_cert != NULL && s->ca_key != NULL) || km_enrols(s);
 }
 
 /* Reads an optional password file into out (NULL path: nothing). */
 static int optional_password(const char *path, km_secret *out, km_status *st)
 {
     return path == NULL || km_read_password_at(AT_FDCWD, path, path, KAFKA_MTLS_R_PASSWORD_FILE, 0, out, st);
+}
+
+/* The password of the stores written: ssl.keystore.password, else the file
+ * mtls.keystore.password.file or mtls.password.file names (read into
+ * file_pw), else NULL (ALIAS_creds kept, or a random one). */
+static int store_password(const km_settings *s, km_secret *file_pw, const char **pw, km_status *st)
+{
+    if ((*pw = s->keystore_password) != NULL)
+        return 1;
+    if (!optional_password(s->keystore_password_file ? s->keystore_password_file : s->password_file, file_pw, st))
+        return 0;
+    *pw = file_pw->data;
+    return 1;
+}
+
+/* With the volume lock held: a certificate from the CA service instead. */
+static int enrol_locked(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
+{
+    km_secret file_pw = { 0 };
+    km_status st = { 0 };
+    const char *pw;
+    int ok;
+
+    if (!store_password(s, &file_pw, &pw, &st)) {
+        snprintf(errstr, n, "kafka-mtls: %s", st.msg);
+        return 0;
+    }
+    ok = km_enrol_locked(s, pw, issued, issued_size, errstr, n);
+    km_secret_clear(&file_pw);
+    return ok;
 }
 
 /* With the volume lock held, check saying why it needs a certificate. */
@@ -34,16 +65,14 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     OSSL_LIB_CTX *libctx = km_keysource_libctx();
     const char *vol = km_settings_source(s);
     km_secret ca_pw = { 0 }, store_pw = { 0 };
+    const char *store = NULL;
     km_issue_request rq = { 0 };
     km_issue_result res;
     km_status st = { 0 };
     int ok = 0;
 
     if (!optional_password(s->ca_key_password == NULL ? s->ca_key_password_file : NULL, &ca_pw, &st) ||
-        !optional_password(s->keystore_password == NULL
-                               ? (s->keystore_password_file ? s->keystore_password_file : s->password_file)
-                               : NULL,
-                           &store_pw, &st)) {
+        !store_password(s, &store_pw, &store, &st)) {
         snprintf(errstr, n, "kafka-mtls: %s", st.msg);
         goto done;
     }
@@ -60,7 +89,7 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.san = s->san;
     rq.key_type = s->key_type;
     rq.validity_days = (int)s->validity_days;
-    rq.store_password = s->keystore_password != NULL ? s->keystore_password : store_pw.data;
+    rq.store_password = store;
     rq.renewing = check->leaf; /* its subject and SANs are kept unless configured */
     if (!km_issue(&rq, &res, &st)) {
         snprintf(errstr, n, "kafka-mtls: issuing a certificate into %s=%s failed: %s",
@@ -112,7 +141,8 @@ static int claim_and_issue(const km_settings *s, char *issued, size_t issued_siz
         km_vol_check_clear(&check);
         return 0;
     }
-    ok = fd < 0 || issue_locked(s, &check, issued, issued_size, errstr, n);
+    ok = fd < 0 || (km_enrols(s) ? enrol_locked(s, issued, issued_size, errstr, n)
+                                 : issue_locked(s, &check, issued, issued_size, errstr, n));
     km_volume_unlock(fd);
     km_vol_check_clear(&check);
     return ok;
@@ -165,6 +195,9 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
         return 0;
     }
+    /* half an enrolment configuration, or one beside a CA key: fail closed now */
+    if (!km_enrol_config_ok(s, errstr, n))
+        return 0;
     /* a volume not made yet is made by the issuer */
     if (issuer && stat(km_settings_source(s), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
         snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file",

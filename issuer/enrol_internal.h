@@ -65,6 +65,7 @@ int km_svc_identity_matches(const km_svc_request *rq, const char *alias, const X
 /* enrol_sign.c (enrol_none.c without libcurl/json-c): the service. */
 typedef struct km_svc_exchange {
     km_svc_call call;              /* what to ask first */
+    const char *why;               /* why (km_svc_plan), for messages */
     EVP_PKEY *key;                 /* the new key */
     const km_svc_current *current; /* for rekey */
     const char *alias;

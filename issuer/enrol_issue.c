@@ -38,6 +38,30 @@ int km_svc_not_after_check(const char *value, km_status *st)
     return 1;
 }
 
+int km_svc_url_check(const char *url, km_status *st)
+{
+    if (!km_svc_built())
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "this kafka-mtls was built without enrolment "
+                       "(libcurl and json-c were not found)");
+    if (url == NULL || strncasecmp(url, "https://", 8) != 0 || url[8] == '\0' || url[8] == '/')
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST,
+                       "CA service URL '%s': expected https://host[:port][/prefix] (the token and the "
+                       "certificate request are never sent in the clear)", url != NULL ? url : "");
+    return 1;
+}
+
+int km_svc_token_file_check(const char *path, km_status *st)
+{
+    struct stat sb;
+
+    if (path == NULL || path[0] != '/')
+        return km_fail(st, KAFKA_MTLS_R_RELATIVE_PATH, "token file '%s': not an absolute path",
+                       path != NULL ? path : "");
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return km_fail(st, KAFKA_MTLS_R_READ_FAILED, "token file %s: not a regular file", path);
+    return 1;
+}
+
 int km_svc_request_check(const km_svc_request *rq, km_status *st)
 {
     char alias[KM_MAX_ALIAS + 1];
@@ -49,10 +73,9 @@ int km_svc_request_check(const km_svc_request *rq, km_status *st)
     if (rq->volume == NULL || rq->volume[0] != '/')
         return km_fail(st, KAFKA_MTLS_R_RELATIVE_PATH, "volume %s: not an absolute path",
                        rq->volume ? rq->volume : "(none)");
-    /* the rest of the URL is libcurl's to judge, before anything is sent */
-    if (rq->url == NULL || strncasecmp(rq->url, "https://", 8) != 0 || rq->url[8] == '\0')
-        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "CA service URL '%s': expected https://host[:port]",
-                       rq->url != NULL ? rq->url : "");
+    if (!km_svc_url_check(rq->url, st) ||
+        (rq->token_file != NULL && !km_svc_token_file_check(rq->token_file, st)))
+        return 0;
     if (rq->root == NULL)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "the CA service needs its root certificate "
                        "(mtls.enrol.ca.location, --enrol-ca)");
@@ -187,6 +210,7 @@ int km_svc_issue(const km_svc_request *rq, km_svc_result *res, km_status *st)
         if (key == NULL)
             goto done;
         ex.key = key;
+        ex.why = why;
         if (!km_svc_obtain(rq, &ex, &issued, res, st))
             goto done;
     }

@@ -92,8 +92,8 @@ static int sign(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X5
     int ok = 0;
 
     if (rq->token_file == NULL)
-        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST,
-                       "no certificate to renew and no token (mtls.enrol.token.file) for a first enrolment");
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "%s, and there is no token (mtls.enrol.token.file, "
+                       "--token-file) to enrol with", ex->why != NULL ? ex->why : "a new enrolment is needed");
     if (!km_read_password_at(AT_FDCWD, rq->token_file, rq->token_file, KAFKA_MTLS_R_PASSWORD_FILE, 0, &token,
                              &read))
         return km_fail(st, read.reason, "token file: %s", read.msg);

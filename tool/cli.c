@@ -19,6 +19,7 @@ kmtls_libctx *km_cli_libctx(void)
 
 static const char usage[] =
 "usage: kafka-mtls issue VOLUME_DIR --ca CA.crt --ca-key CA.key [options]\n"
+"       kafka-mtls issue VOLUME_DIR --enrol-url URL --enrol-ca ROOT --token-file F [options]\n"
 "       kafka-mtls inspect VOLUME_DIR|FILE [--alias A] [--password-file F]\n"
 "       kafka-mtls --help\n";
 
@@ -61,6 +62,24 @@ static const char help[] =
 "                                the volume lock (default 30; SIGINT or SIGTERM\n"
 "                                end the wait at once, having written nothing)\n"
 "    --force                     issue even if the certificate is fresh\n"
+"\n"
+"kafka-mtls issue VOLUME_DIR --enrol-url URL --enrol-ca ROOT --token-file F [options]\n"
+"  The same volume from a CA service (smallstep step-ca) instead of a CA key:\n"
+"  the key is made here and never leaves the process; a certificate request\n"
+"  goes to the service over HTTPS with the one-time token (first use, an\n"
+"  expired certificate, a new key type, lifetime or identity), or a renewal\n"
+"  by mutual TLS with the current certificate (rekey). The subject comes\n"
+"  from the token and the service; --subject and --san, when given, must be\n"
+"  what the service issues. --alias, --key-type, --password-file,\n"
+"  --renew-before, --wait and --force as above.\n"
+"    --enrol-url URL             https://host:port of the service\n"
+"    --enrol-ca FILE             the service's root certificate (PEM): it\n"
+"                                verifies the service and the issued chain,\n"
+"                                and is the truststore's only entry\n"
+"    --token-file FILE           the one-time token (`step ca token`), one line\n"
+"    --not-after D               the lifetime asked for: 24h, 90m (default: the\n"
+"                                service's)\n"
+"    --enrol-timeout-ms MS       bound on the exchange (default 10000)\n"
 "\n"
 "kafka-mtls inspect VOLUME_DIR|FILE [--alias A] [--password-file F]\n"
 "  Shows what a client would read: the layout and each file's format,\n"

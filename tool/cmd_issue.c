@@ -14,12 +14,14 @@
 #include <time.h>
 
 #include "cli.h"
+#include "issue_enrol.h"
 #include "kmtls/issuer.h"
 
 typedef struct issue_opts {
     km_issue_request rq;
     const char *ca_key_password_file, *password_file, *renew_before;
     km_renew_before rb;
+    km_cli_enrol enrol;            /* --enrol-url ...: a CA service instead of --ca/--ca-key */
     km_lock_wait wait;
     char wait_by[32];
     int force;
@@ -28,8 +30,15 @@ typedef struct issue_opts {
 enum { O_CA = 256, O_CA_KEY, O_CA_KEY_PW, O_ALIAS, O_SUBJECT, O_SAN, O_KEY_TYPE, O_EKU, O_DAYS,
        O_RENEW, O_PWFILE, O_WAIT, O_INSECURE_CA_KEY, O_FORCE, O_HELP };
 
+enum { O_ENROL_URL = 512, O_ENROL_CA, O_TOKEN_FILE, O_NOT_AFTER, O_ENROL_TIMEOUT };
+
 static const struct option options[] = {
     { "ca", required_argument, NULL, O_CA },
+    { "enrol-url", required_argument, NULL, O_ENROL_URL },
+    { "enrol-ca", required_argument, NULL, O_ENROL_CA },
+    { "token-file", required_argument, NULL, O_TOKEN_FILE },
+    { "not-after", required_argument, NULL, O_NOT_AFTER },
+    { "enrol-timeout-ms", required_argument, NULL, O_ENROL_TIMEOUT },
     { "ca-key", required_argument, NULL, O_CA_KEY },
     { "ca-key-password-file", required_argument, NULL, O_CA_KEY_PW },
     { "alias", required_argument, NULL, O_ALIAS },
@@ -102,6 +111,18 @@ static int parse(int argc, char **argv, issue_opts *o)
         switch (c) {
         case O_CA: o->rq.ca_cert = optarg; break;
         case O_CA_KEY: o->rq.ca_key = optarg; break;
+        case O_ENROL_URL: o->enrol.url = optarg; break;
+        case O_ENROL_CA: o->enrol.root = optarg; break;
+        case O_TOKEN_FILE: o->enrol.token_file = optarg; break;
+        case O_NOT_AFTER: o->enrol.not_after = optarg; break;
+        case O_ENROL_TIMEOUT: {
+            char *end;
+
+            o->enrol.timeout_ms = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->enrol.timeout_ms < 1 || o->enrol.timeout_ms > 600000)
+                return usage_error("--enrol-timeout-ms '%s': expected 1 to 600000", optarg);
+            break;
+        }
         case O_CA_KEY_PW: o->ca_key_password_file = o->rq.ca_key_password_file = optarg; break;
         case O_ALIAS: o->rq.alias = optarg; break;
         case O_SUBJECT: o->rq.subject = optarg; break;
@@ -131,8 +152,10 @@ static int parse(int argc, char **argv, issue_opts *o)
     o->rq.volume = argv[optind];
     if (o->rq.volume[0] != '/')
         return usage_error("VOLUME_DIR '%s': give an absolute path", o->rq.volume);
-    if (o->rq.ca_cert == NULL || o->rq.ca_key == NULL)
-        return usage_error("%s", "--ca and --ca-key are required");
+    if (km_cli_enrol_usage(&o->enrol, &o->rq) != NULL)
+        return usage_error("%s", km_cli_enrol_usage(&o->enrol, &o->rq));
+    if (o->enrol.url == NULL && (o->rq.ca_cert == NULL || o->rq.ca_key == NULL))
+        return usage_error("%s", "--ca and --ca-key (or --enrol-url and --enrol-ca) are required");
     if (!km_renew_before_parse(o->renew_before, &o->rb, err, sizeof(err)))
         return usage_error("--%s", err);
     return KM_EXIT_OK;
@@ -185,7 +208,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     km_vol_check before = { 0 }, after = { 0 };
     km_issue_result res;
     timings t;
-    char alias[256], why[700];
+    char alias[256], why[700], service[1200] = "";
     double t0 = km_cli_ms(), t1;
     int lock = -1, ok;
 
@@ -225,7 +248,8 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     o->rq.libctx = libctx;
     o->rq.renewing = before.leaf; /* its subject and SANs are kept unless given */
     t1 = km_cli_ms();
-    ok = km_issue(&o->rq, &res, &st);
+    ok = o->enrol.url != NULL ? km_cli_enrol_issue(&o->enrol, &o->rq, &res, service, sizeof(service), &st)
+                              : km_issue(&o->rq, &res, &st);
     o->rq.renewing = NULL;
     km_vol_check_clear(&before);
     if (!ok) {
@@ -257,6 +281,8 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     if (res.warning[0] != '\0')
         fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     print_issued(before.state == KM_VOL_MISSING ? "issued" : "renewed", o, why, &res, &after, &t);
+    if (service[0] != '\0')
+        printf("  service     %s\n", service);
     return KM_EXIT_OK;
 }
 

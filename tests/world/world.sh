@@ -38,6 +38,28 @@ openssl x509 -req -in "$WORK/broker/broker.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/
   -extfile "$WORK/broker/ext" -out "$WORK/broker/broker.crt" 2>/dev/null ||
   { fail "making the broker's certificate"; exit 1; }
 
+# ---- the CA service's PKI (step-ca, tests/peer/step-ca-peer.sh): an
+# intermediate of its own under the fixtures' root, made now, as a CA
+# service is set up under an organisation's root. The broker's certificate
+# and the service's clients chain to that one root, so a client whose
+# truststore is the service's root (mtls.enrol.ca.location) verifies the
+# broker, and the broker admits it with the trust it has. Each enrolling
+# scenario starts its own step-ca on it (tests/world/step_ca.sh); without
+# step-ca (it cannot be built) those are skipped, the rest run as before.
+STEP_PEER=$KMTLS_PEER_DIR/step-ca-peer.sh
+export WORLD_STEP_PKI='' WORLD_STEP_PEER=$STEP_PEER
+if out=$(timeout -k 10 1800 env -u LD_PRELOAD "$STEP_PEER" fetch 2>&1); then
+  P=$WORK/step-pki
+  ( umask 077; mkdir "$P" && cp "$FX/ca/ca.crt" "$P/root.crt" &&
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/int.key" \
+      -subj "/O=kafka-mtls test/CN=kafka-mtls world step-ca intermediate" -out "$P/int.csr" 2>/dev/null &&
+    printf '%s\n' 'basicConstraints=critical,CA:TRUE,pathlen:0' 'keyUsage=critical,keyCertSign,cRLSign' \
+      'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid:always' >"$P/int.ext" &&
+    openssl x509 -req -in "$P/int.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/ca/ca.key" -passin "file:$FX/ca/ca.pass" \
+      -days 30 -set_serial "0x$(openssl rand -hex 16)" -sha256 -extfile "$P/int.ext" -out "$P/int.crt" 2>/dev/null ) &&
+    WORLD_STEP_PKI=$P || echo "# no CA service: cannot make its intermediate"
+else echo "# no CA service: step-ca-peer.sh fetch: $(tail -n 1 <<<"$out")"; fi
+
 # ---- start it (stopped on exit, even by SIGKILL: lib.sh's watchdog)
 export KAFKA_VERSION=$VERSION
 PEER_CERT=$WORK/broker/broker.crt PEER_KEY=$WORK/broker/broker.key start_peer_in kafka 1 "Apache Kafka $VERSION"

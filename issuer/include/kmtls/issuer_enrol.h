@@ -63,6 +63,14 @@ int km_svc_available(void);
  * (KAFKA_MTLS_R_BAD_REQUEST). */
 int km_svc_not_after_check(const char *value, km_status *st);
 
+/* The service's URL as far as it can be judged here: https://, a host
+ * (libcurl judges the rest before anything is sent). 1, or 0 with st. */
+int km_svc_url_check(const char *url, km_status *st);
+
+/* A token file: an absolute path; if it exists (an orchestrator may write
+ * it later: only a first enrolment needs it), a regular file. */
+int km_svc_token_file_check(const char *path, km_status *st);
+
 /* What can be checked without the network or the volume: url, root,
  * token_file (readable when given), key type, subject, SAN, lifetime,
  * timeout. 1, or 0 with st set. */

@@ -1,0 +1,105 @@
+/*
+ * The plugin as a client of a CA service. The properties become a
+ * km_svc_request; the exchange and the write are the issuer's
+ * (km_svc_issue), under the volume lock issuing.c holds, within a timeout
+ * that stays inside mtls.wait.ms, so that clients queued on the lock never
+ * wait longer than they were told to.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "enrolling.h"
+#include "kafka-mtls.h"
+#include "keysource.h"
+#include "kmtls/issuer_enrol.h"
+
+int km_enrols(const km_settings *s)
+{
+    return s->enrol_url != NULL;
+}
+
+/* The bound on one exchange: mtls.enrol.timeout.ms, else mtls.wait.ms (its
+ * default when that is 0, "do not wait"), at most what the service client
+ * takes. */
+static long timeout_of(const km_settings *s)
+{
+    long t = s->enrol_timeout_ms > 0 ? s->enrol_timeout_ms
+                                     : s->wait_ms > 0 ? s->wait_ms : KAFKA_MTLS_WAIT_MS_DEFAULT;
+
+    return t > 600000 ? 600000 : t;
+}
+
+int km_enrol_config_ok(const km_settings *s, char *errstr, size_t n)
+{
+    const char *half = s->enrol_root != NULL ? KAFKA_MTLS_PROP_ENROL_CA_LOCATION
+                       : s->enrol_token_file != NULL ? KAFKA_MTLS_PROP_ENROL_TOKEN_FILE
+                       : s->enrol_not_after != NULL ? KAFKA_MTLS_PROP_ENROL_NOT_AFTER
+                       : s->enrol_timeout_ms != 0 ? KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS : NULL;
+
+    if (!km_enrols(s)) {
+        if (half == NULL)
+            return 1;
+        snprintf(errstr, n, "kafka-mtls: %s is set but %s is not: set the CA service's URL, or neither", half,
+                 KAFKA_MTLS_PROP_ENROL_URL);
+        return 0;
+    }
+    if (s->enrol_root == NULL) {
+        snprintf(errstr, n, "kafka-mtls: %s needs %s (the service's root certificate, PEM)",
+                 KAFKA_MTLS_PROP_ENROL_URL, KAFKA_MTLS_PROP_ENROL_CA_LOCATION);
+        return 0;
+    }
+    if (s->ca_cert != NULL || s->ca_key != NULL) {
+        snprintf(errstr, n, "kafka-mtls: configuration conflict: %s and %s both make the plugin the issuer; "
+                 "a client of a CA service holds no CA (remove %s)", KAFKA_MTLS_PROP_ENROL_URL,
+                 s->ca_key != NULL ? KAFKA_MTLS_PROP_CA_KEY_LOCATION : KAFKA_MTLS_PROP_CA_LOCATION,
+                 s->ca_key != NULL ? KAFKA_MTLS_PROP_CA_KEY_LOCATION : KAFKA_MTLS_PROP_CA_LOCATION);
+        return 0;
+    }
+    if (s->enrol_timeout_ms > 0 && s->wait_ms > 0 && s->enrol_timeout_ms > s->wait_ms) {
+        snprintf(errstr, n, "kafka-mtls: %s=%ld is longer than %s=%ld: the clients waiting for this one's "
+                 "enrolment would give up first", KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS, s->enrol_timeout_ms,
+                 KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
+        return 0;
+    }
+    if (s->validity_days != 0) {
+        snprintf(errstr, n, "kafka-mtls: %s is a local CA's lifetime; with %s ask the service for one with %s",
+                 KAFKA_MTLS_PROP_VALIDITY_DAYS, KAFKA_MTLS_PROP_ENROL_URL, KAFKA_MTLS_PROP_ENROL_NOT_AFTER);
+        return 0;
+    }
+    return 1;
+}
+
+int km_enrol_locked(const km_settings *s, const char *store_password, char *issued, size_t issued_size,
+                    char *errstr, size_t n)
+{
+    km_svc_request rq = { .libctx = km_keysource_libctx(), .volume = km_settings_source(s), .alias = s->alias,
+                          .url = s->enrol_url, .root = s->enrol_root, .token_file = s->enrol_token_file,
+                          .subject = s->subject, .san = s->san, .key_type = s->key_type,
+                          .not_after = s->enrol_not_after, .timeout_ms = timeout_of(s),
+                          .store_password = store_password };
+    km_svc_result res;
+    km_status st = { 0 };
+    char until[32] = "?";
+    struct tm tm;
+
+    issued[0] = '\0';
+    if (!km_enrol_config_ok(s, errstr, n))
+        return 0;
+    if (!km_svc_issue(&rq, &res, &st)) {
+        snprintf(errstr, n, "kafka-mtls: enrolling %s=%s with the CA service failed: %s",
+                 km_settings_source_property(s), rq.volume, st.msg);
+        return 0;
+    }
+    if (gmtime_r(&res.issued.not_after, &tm) != NULL)
+        strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (res.left_alone)
+        snprintf(issued, issued_size, "kafka-mtls: %s=%s: %s (%s)", km_settings_source_property(s), rq.volume,
+                 res.note, KAFKA_MTLS_PROP_ENROL_CA_LOCATION);
+    else
+        snprintf(issued, issued_size, "kafka-mtls: %s a certificate for %s (serial %s, until %s) from the CA "
+                 "service %s into %s (%s: %s)%s%s", strcmp(res.call, "sign") == 0 ? "enrolled" : "renewed",
+                 res.issued.subject, res.issued.serial, until, s->enrol_url, rq.volume, res.call, res.note,
+                 res.issued.warning[0] ? "; warning: " : "", res.issued.warning);
+    return 1;
+}
