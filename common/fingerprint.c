@@ -19,14 +19,19 @@ static unsigned long long mix(unsigned long long h, const void *data, size_t len
 static unsigned long long mix_stat(unsigned long long h, const char *path, int follow)
 {
     struct stat sb;
-    long long id[5] = { 0 };
+    long long id[7] = { 0 };
 
+    /* A writer can restore a file's size and mtime (touch -d) after
+     * rewriting it in place, but not its ctime: every write, chmod,
+     * chown or utime sets it to now. */
     if ((follow ? stat(path, &sb) : lstat(path, &sb)) == 0) {
         id[0] = (long long)sb.st_dev;
         id[1] = (long long)sb.st_ino;
         id[2] = (long long)sb.st_size;
         id[3] = (long long)sb.st_mtim.tv_sec;
         id[4] = (long long)sb.st_mtim.tv_nsec;
+        id[5] = (long long)sb.st_ctim.tv_sec;
+        id[6] = (long long)sb.st_ctim.tv_nsec;
     }
     h = mix(h, path, strlen(path));
     return mix(h, id, sizeof(id));

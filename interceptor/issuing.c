@@ -182,6 +182,22 @@ static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const ch
     s->rdk->log_print(rk, 4, "MTLS", line);
 }
 
+/* A volume another CA issued is used as it is, but never silently: the
+ * clients of a process with CA A take CA B's certificate and truststore. */
+static int warn_other_ca(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *b)
+{
+    char why[600], line[1024];
+
+    if (b->leaf_cert != NULL && km_leaf_from_ca(km_keysource_libctx(), b->leaf_cert, s->ca_cert, why,
+                                                sizeof(why)) == 0) {
+        snprintf(line, sizeof(line), "kafka-mtls: %s=%s: its certificate %s was %s (%s=%s): using it as it is; "
+                 "the plugin does not replace another CA's volume", km_settings_source_property(s),
+                 km_settings_source(s), b->subject, why, KAFKA_MTLS_PROP_CA_LOCATION, s->ca_cert);
+        warn(rk, s, "%s%s", line, "");
+    }
+    return 1;
+}
+
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
 {
     int issuer = km_is_issuer(s), reason = 0, state;
@@ -207,7 +223,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
     if (km_keysource_load(s, issuer, b, &reason, errstr, n)) {
         state = km_renewal_state(b->leaf_cert, &rb, time(NULL), &window);
         if (state == KM_CERT_FRESH)
-            return 1;
+            return !issuer || warn_other_ca(rk, s, b);
         if (!issuer) {
             if (state == KM_CERT_RENEW) {
                 warn(rk, s, "kafka-mtls: the client certificate %s expires on %s and no CA is configured "
@@ -241,5 +257,5 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
     }
     if (issued[0] != '\0')
         s->rdk->log_print(rk, 5, "MTLS", issued);
-    return km_keysource_load(s, 1, b, &reason, errstr, n);
+    return km_keysource_load(s, 1, b, &reason, errstr, n) && warn_other_ca(rk, s, b);
 }

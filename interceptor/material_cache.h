@@ -9,7 +9,7 @@
  * A second client with the same configuration, over files that have not
  * changed, gets a copy of what the first one decoded: no PBKDF2 work and no
  * file reads beyond a few stat calls. Entries are keyed on the settings
- * (passwords hashed) and on the identity (device, inode, size, mtime) of
+ * (passwords hashed) and on the identity (device, inode, size, mtime, ctime) of
  * the volume directory, every file in it, and the named store and password
  * files; any change is a miss. 1 on a hit (out filled), 0 on a miss.
  */

@@ -44,18 +44,46 @@ int km_volume_crt_matches(OSSL_LIB_CTX *libctx, const char *volume, const char *
     return ok;
 }
 
+/* 1 if leaf was signed by ca; else 0 with why naming both. */
+static int from_ca(const X509 *leaf, X509 *ca, char *why, size_t n)
+{
+    char issuer[256], subject[256];
+
+    if (X509_check_issued(ca, (X509 *)leaf) == X509_V_OK && X509_verify((X509 *)leaf, X509_get0_pubkey(ca)) > 0)
+        return 1;
+    km_name_text(X509_get_issuer_name(leaf), issuer, sizeof(issuer));
+    km_name_text(X509_get_subject_name(ca), subject, sizeof(subject));
+    snprintf(why, n, "issued by %s, not by the configured CA %s", issuer, subject);
+    return 0;
+}
+
+int km_leaf_from_ca(OSSL_LIB_CTX *libctx, const X509 *leaf, const char *ca_cert, char *why, size_t n)
+{
+    km_status st = { 0 };
+    X509 *ca = km_read_cert_pem(libctx, ca_cert, "CA certificate", &st);
+    int r;
+
+    if (ca == NULL) {
+        snprintf(why, n, "%s", st.msg);
+        return -1;
+    }
+    r = from_ca(leaf, ca, why, n);
+    X509_free(ca);
+    return r;
+}
+
 static km_vol_state decide(OSSL_LIB_CTX *libctx, const char *volume, const char *alias, X509 *ca,
                            X509 *anchor, const kmtls_loaded *ks, const kmtls_loaded *ts, const km_renew_before *rb,
                            time_t now, km_vol_check *out)
 {
     X509 *leaf = sk_X509_value(ks->certs, 0);
+    char names[540];
     int state;
 
     km_serial_hex(leaf, out->serial, sizeof(out->serial));
-    if (ca != NULL &&
-        (X509_check_issued(ca, leaf) != X509_V_OK || X509_verify(leaf, X509_get0_pubkey(ca)) <= 0)) {
-        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) was not issued by the configured CA",
-                 out->serial);
+    if (ca != NULL && !from_ca(leaf, ca, names, sizeof(names))) {
+        snprintf(out->why, sizeof(out->why), "the certificate (serial %s) was not issued by the configured CA: %s",
+                 out->serial, names);
         return KM_VOL_OTHER_CA;
     }
     if (anchor != NULL && !contains(ts->certs, anchor)) {

@@ -55,16 +55,17 @@ if grep -q 'not-the-password-4711' <<<"$(kc "${PLUG[@]}" -X "ssl.keystore.locati
   fail "wrong password: the password given was echoed"
 else ok "wrong password: the password given is not echoed"; fi
 
-# ---- 1. the CA key readable by everyone: issuance still works (the
-# warning it prints: edge_cases.sh ca_key_readable)
+# ---- 1. the CA key readable by everyone, and that allowed: issuance still
+# works (the warning it prints: edge_cases.sh ca_key_readable; refused
+# without the allowance: tests/hostile/ ca_key_permissions)
 chmod 644 "$CAF/ca.key"
 V=$BOX/wr/wrca; mkdir -p -m 700 "$V"
-client_works "CA key mode 0644: the plugin issues, the client connects as CN=wrca" wrca "$V" \
-  -X "mtls.volume=$V" "${CA[@]}" -X mtls.key.type=ec:P-256
+client_works "CA key mode 0644, allowed: the plugin issues, the client connects as CN=wrca" wrca "$V" \
+  -X "mtls.volume=$V" "${CA[@]}" -X mtls.key.type=ec:P-256 -X mtls.ca.key.insecure.ok=true
 V=$BOX/wr/wrtool; mkdir -p -m 700 "$V"
-out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1); rc=$?
-(( rc == 0 )) && grep -q '^issued: ' <<<"$out" && ok "CA key mode 0644: kafka-mtls issue issues" ||
-  fail "CA key mode 0644: kafka-mtls issue (rc=$rc)" "$out"
+out=$(tool issue "$V" "${TOOL_CA[@]}" --key-type ec:P-256 --allow-insecure-ca-key 2>&1); rc=$?
+(( rc == 0 )) && grep -q '^issued: ' <<<"$out" && ok "CA key mode 0644, allowed: kafka-mtls issue issues" ||
+  fail "CA key mode 0644, allowed: kafka-mtls issue (rc=$rc)" "$out"
 chmod 600 "$CAF/ca.key"
 
 # ---- 2. a volume others may write to: issuance refuses to write anything
@@ -254,7 +255,7 @@ client_works "ALIAS_creds ending in CRLF: the client connects as CN=client-p12" 
   -X "mtls.volume=$C/crv"
 store_works "?password-file= ending in CRLF: storeutl reads the keystore" 4 \
   "keystore:$P12/client-p12.keystore.jks?password-file=$C/store.pw"
-printf '%s\r\n' "$CA_PW" >"$C/ca.pass"
+printf '%s\r\n' "$CA_PW" >"$C/ca.pass"; chmod 600 "$C/ca.pass"
 V=$C/issued; mkdir -p -m 700 "$V"
 client_works "mtls.ca.key.password.file ending in CRLF: the plugin issues, CN=issued" issued "$V" \
   -X "mtls.volume=$V" -X "mtls.ca.location=$CAF/ca.crt" -X "mtls.ca.key.location=$CAF/ca.key" \

@@ -157,6 +157,12 @@ typedef struct km_vol_check {
 
 void km_vol_check_clear(km_vol_check *c);
 
+/* Whether leaf was issued by the CA of ca_cert (its first certificate): 1
+ * yes; 0 no, with why naming the leaf's issuer and the CA's subject
+ * ("issued by CN=B, not by the configured CA CN=A"); -1 with why when the
+ * CA file cannot be read. */
+int km_leaf_from_ca(OSSL_LIB_CTX *libctx, const X509 *leaf, const char *ca_cert, char *why, size_t n);
+
 /* The seed layout's PEM copy of the leaf, ALIAS-ca-signed.crt, must be
  * the keystore's certificate: 1 if it is (or there is none), 0 if it
  * differs (a renewal interrupted between its renames) or cannot be read. */
