@@ -4,8 +4,9 @@
 # A standalone clang build, independent of meson's (gcc) build: the
 # shared code (common_sources in common/meson.build), the provider's sources
 # (provider_sources in provider/meson.build), the issuer sources the
-# plugin's property checks call (issuer_sources in issuer/meson.build) and
-# interceptor/settings.c are compiled with
+# plugin's property checks call (issuer_sources and issuer_enrol_sources in
+# issuer/meson.build, with enrol_none.c) and interceptor/settings.c are
+# compiled with
 # -fsanitize=fuzzer-no-link,address,undefined into one archive; each target
 # links its harness against it and libcrypto. Objects are rebuilt when their
 # source or any project header is newer.
@@ -39,12 +40,16 @@ meson_list() {  # meson_list FILE NAME
     on && /\)/ { exit }' "$1"
 }
 sources=()
-for layer in common:common_sources provider:provider_sources issuer:issuer_sources; do
+for layer in common:common_sources provider:provider_sources issuer:issuer_sources issuer:issuer_enrol_sources; do
   mapfile -t src < <(meson_list "$root/${layer%%:*}/meson.build" "${layer#*:}")
-  (( ${#src[@]} > 5 )) ||
+  (( ${#src[@]} > 3 )) ||
     { echo "fuzz/build.sh: cannot read ${layer#*:} from ${layer%%:*}/meson.build" >&2; exit 1; }
   for f in "${src[@]}"; do sources+=("${layer%%:*}/$f"); done
 done
+# The issuer's CA-service exchange as a build without libcurl has it: the
+# plugin's settings (fuzz_settings) call the issuer's enrolment checks, and
+# the enrolment client's own parser has a target of its own below.
+sources+=("issuer/enrol_none.c")
 
 # interceptor/settings.c needs librdkafka's header for its types only.
 have_rdkafka=0
@@ -55,7 +60,7 @@ if pkg-config --exists rdkafka; then
 elif [[ -f /usr/include/librdkafka/rdkafka.h ]]; then
   have_rdkafka=1
 fi
-(( have_rdkafka )) && sources+=("interceptor/settings.c")
+(( have_rdkafka )) && sources+=("interceptor/settings.c" "interceptor/app_material.c")
 
 crypto_cflags=$(pkg-config --cflags libcrypto)
 crypto_libs=$(pkg-config --libs libcrypto)
@@ -68,7 +73,7 @@ common=(-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -fno-strict-aliasi
         -I"$root/provider" -I"$root/interceptor" $crypto_cflags $rdkafka_cflags)
 
 # Newest header or build input: anything newer forces a rebuild.
-newest=$(find "$root/include" "$root/common" "$root/provider" "$root/issuer" "$root/interceptor" "$here" \
+newest=$(find "$root/include" "$root/common" "$root/provider" "$root/issuer" "$root/interceptor" "$root/enrol" "$here" \
               -name '*.h' -printf '%T@\n' | sort -n | tail -1)
 newest=${newest:-0}
 newest=${newest%.*}
@@ -113,5 +118,22 @@ for t in "${targets[@]}"; do
       "$here/$t.c" "$common_o" "$lib" $crypto_libs -o "$bin"
   fi
 done
+# fuzz_enrol_response: the enrolment client's response reader (enrol/src:
+# fail.c message.c response.c checks.c; no libcurl, no network) against
+# json-c, in a binary of its own: enrol/src stays out of the shared -I list.
+if pkg-config --exists 'json-c >= 0.15'; then
+  enrol_src=("$root"/enrol/src/{fail,message,response,checks}.c)
+  bin=$out/bin/fuzz_enrol_response
+  if stale "$bin" "$here/fuzz_enrol_response.c" "${enrol_src[@]}" "$lib"; then
+    echo "  LD fuzz_enrol_response"
+    # shellcheck disable=SC2046  # pkg-config prints several words
+    "$cc" -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" \
+      -fsanitize=fuzzer -I"$root/enrol/include" -I"$root/enrol/src" $(pkg-config --cflags json-c) $crypto_cflags \
+      "$here/fuzz_enrol_response.c" "${enrol_src[@]}" $(pkg-config --libs json-c) $crypto_libs -o "$bin"
+  fi
+  targets+=(fuzz_enrol_response)
+else
+  echo "fuzz/build.sh: json-c >= 0.15 not found: fuzz_enrol_response not built" >&2
+fi
 printf '%s\n' "${targets[@]}" >"$out/bin/targets"
 echo "fuzz/build.sh: ${#targets[@]} targets in $out/bin"

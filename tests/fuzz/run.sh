@@ -50,6 +50,7 @@ fi
 
 seeds=$out/seeds
 if [[ ${KMFUZZ_REGEN:-0} == 1 || ! -f $seeds/.stamp || $here/make-corpus.sh -nt $seeds/.stamp ||
+      $here/make-enrol-corpus.sh -nt $seeds/.stamp ||
       $here/fuzz_common.h -nt $seeds/.stamp ]]; then
   for c in keytool openssl python3; do
     command -v $c >/dev/null || { echo "run.sh: SKIP: $c is needed for the seed corpus" >&2; exit 77; }
@@ -57,6 +58,12 @@ if [[ ${KMFUZZ_REGEN:-0} == 1 || ! -f $seeds/.stamp || $here/make-corpus.sh -nt 
   echo "== generating seed corpora (keytool, openssl)"
   "$here/make-corpus.sh" "$seeds" >"$out/make-corpus.log" 2>&1 ||
     { cat "$out/make-corpus.log" >&2; exit 1; }
+  # fuzz_enrol_response's: step-ca's shapes and, when step-ca can be built,
+  # its real answers (seeds/enrol_response)
+  if grep -qx fuzz_enrol_response "$out/bin/targets"; then
+    "$here/make-enrol-corpus.sh" "$seeds" >"$out/make-enrol-corpus.log" 2>&1 ||
+      { cat "$out/make-enrol-corpus.log" >&2; exit 1; }
+  fi
   touch "$seeds/.stamp"
 fi
 
