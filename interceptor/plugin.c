@@ -8,6 +8,7 @@
 #include <string.h>
 #include <librdkafka/rdkafka.h>
 
+#include "app_material.h"
 #include "apply.h"
 #include "settings.h"
 
@@ -77,6 +78,9 @@ rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *
     (void)plug_opaquep;
     if (rdk == NULL)
         return RD_KAFKA_RESP_ERR__FAIL;
+    /* what the application set before the plugin stays librdkafka's */
+    if (!km_app_material_before(rdk, conf, errstr, errstr_size))
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
     if ((s = km_settings_new()) == NULL)
         return RD_KAFKA_RESP_ERR__FAIL;
     s->rdk = rdk;
@@ -91,6 +95,8 @@ rd_kafka_resp_err_t conf_init(rd_kafka_conf_t *conf, void **plug_opaquep, char *
         km_settings_free(s);
         return RD_KAFKA_RESP_ERR_NO_ERROR;
     }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        km_app_material_warn(rdk, conf); /* once: not for a duplicated configuration */
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errstr, errstr_size, "kafka-mtls: cannot register interceptors: %s", rdk->err2str(err));
         km_settings_free(s);

@@ -22,6 +22,7 @@
 #include "kmtls/issuer_enrol.h"
 #include "kmtls/secret.h"
 #include "kmtls/seed.h"
+#include "app_material.h"
 #include "settings.h"
 
 typedef enum prop_kind {
@@ -312,6 +313,8 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
 
     if (s->applying || name == NULL)
         return RD_KAFKA_CONF_UNKNOWN;
+    if (km_app_material_refused(name, errstr, errstr_size))
+        return RD_KAFKA_CONF_INVALID;
     if ((p = prop_named(name, 0)) == NULL)
         return RD_KAFKA_CONF_UNKNOWN;
     if (value == NULL)

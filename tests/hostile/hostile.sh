@@ -254,7 +254,7 @@ fail_closed_every_carrier)
   out=$(kc "${PLUG[@]}" -X "mtls.volume=$BOX/fc" -X ssl.providers=default \
            -X "ssl.certificate.location=$FX/server/server.crt" -X "ssl.key.location=$FX/server/server.key" \
            -X "ssl.ca.location=$FX/ca/ca.crt" -b "$B" -L -m 5 2>&1); rc=$?
-  if (( rc != 0 )) && grep -qE 'kafka-mtls .*(supplies|configuration conflict)' <<<"$out" && (( $(connections) == 0 )); then
+  if (( rc != 0 )) && grep -qE 'kafka-mtls: .*(supplies|configuration conflict)' <<<"$out" && (( $(connections) == 0 )); then
     ok "the application's ssl.certificate/key/ca.location and ssl.providers: refused, no connection"
   else fail "every carrier set (rc=$rc, $(connections) connections)" "$out"; fi
   ;;

@@ -93,15 +93,20 @@ refused_early "wrong password: client not created" "${CREATE}mtls.volume: .*wron
 refused_early "app's ssl.ca.location conflicts with the volume's truststore" \
   "${CREATE}configuration conflict: ssl.ca.location is set by the application" \
   "${PLUG[@]}" -X "mtls.volume=$VOL/client-jks" -X "ssl.ca.location=$FX/ca/ca.crt"
-refused_early "app's ssl.key.location conflicts with the volume's key" \
-  "${CREATE}configuration conflict: ssl.key.location is set by the application" \
+refused_early "app's ssl.key.location before the plugin: the plugin refuses to load" \
+  "kafka-mtls: ssl.key.location was set before plugin.library.paths" \
   -X "ssl.key.location=$VOL/cm/tls.key" "${PLUG[@]}" -X "mtls.volume=$VOL/cm"
+refused_early "app's ssl.key.location after the plugin: refused at conf_set" \
+  "kafka-mtls: ssl.key.location: the plugin supplies the client key and certificate" \
+  "${PLUG[@]}" -X "ssl.key.location=$VOL/cm/tls.key" -X "mtls.volume=$VOL/cm"
 refused_early "a failing client asked for plaintext: still not created" \
   "${CREATE}.*wrong password" -X security.protocol=plaintext \
   "${PLUG[@]}" -X "mtls.volume=$VOL/client-p12" -X "mtls.password.file=$WORK/wrong.pw"
 # Java client properties in the wrong order: librdkafka took
-# ssl.keystore.location itself before the plugin was there. Fails closed.
-refused_early "ssl.keystore.location before plugin.library.paths: client not created" "$CREATE" \
+# ssl.keystore.location itself before the plugin was there. The plugin
+# refuses to load, so the client is not created.
+refused_early "ssl.keystore.location before plugin.library.paths: client not created" \
+  "kafka-mtls: ssl.keystore.location was set before plugin.library.paths" \
   -X "ssl.keystore.location=$VOL/client-p12/client-p12.keystore.jks" \
   -X "ssl.keystore.password=$(<"$VOL/client-p12/client-p12_creds")" "${PLUG[@]}"
 

@@ -549,10 +549,47 @@ START_TEST(conflicting_app_material_fails_new)
     set_ok(conf, "ssl.ca.location", fx("ca/ca.crt"));
     new_fails(conf, "configuration conflict: ssl.ca.location");
 
+    FAILING_NEW_END();
+}
+END_TEST
+
+/* Failing closed cannot be defeated: none of the properties the plugin
+ * supplies (and fails closed through) may be the application's, whether
+ * set before the plugin (it refuses to load) or after (rd_kafka_conf_set
+ * refuses them); with ssl.providers and ssl.ca.location the application's,
+ * a failure still fails client creation. */
+START_TEST(fail_closed_every_carrier)
+{
+    static const char *const supplied[] = { "ssl.keystore.location", "ssl.key.location", "ssl.key.pem",
+                                            "ssl.certificate.location", "ssl.certificate.pem" };
+    rd_kafka_conf_t *conf;
+    char want[256];
+
+    for (size_t i = 0; i < sizeof(supplied) / sizeof(supplied[0]); i++) {
+        const char *value = strstr(supplied[i], ".pem") ? "-----BEGIN X-----" : fx("vol/cm/tls.key");
+
+        conf = rd_kafka_conf_new();
+        set_ok(conf, supplied[i], value);
+        snprintf(want, sizeof(want), "kafka-mtls: %s was set before plugin.library.paths", supplied[i]);
+        set_refused(conf, "plugin.library.paths", plugin, RD_KAFKA_CONF_INVALID, want);
+        ck_assert_str_eq(get(conf, "plugin.library.paths"), "");
+        rd_kafka_conf_destroy(conf);
+        if (i == 0)
+            continue; /* after the plugin, ssl.keystore.location is the plugin's own */
+        conf = conf_with_plugin();
+        snprintf(want, sizeof(want), "kafka-mtls: %s: the plugin supplies the client key and certificate",
+                 supplied[i]);
+        set_refused(conf, supplied[i], value, RD_KAFKA_CONF_INVALID, want);
+        ck_assert_str_eq(get(conf, supplied[i]), "");
+        rd_kafka_conf_destroy(conf);
+    }
+    FAILING_NEW_BEGIN();
     conf = conf_with_plugin();
-    set_ok(conf, "ssl.key.location", fx("vol/cm/tls.key"));
-    set_ok(conf, "mtls.volume", fx("vol/cm"));
-    new_fails(conf, "configuration conflict: ssl.key.location");
+    set_ok(conf, "ssl.providers", "default");
+    set_ok(conf, "ssl.ca.location", fx("ca/ca.crt"));
+    set_ok(conf, "mtls.volume", not_ready_volume());
+    set_ok(conf, "mtls.wait.ms", "0");
+    new_fails(conf, "not ready");
     FAILING_NEW_END();
 }
 END_TEST
@@ -811,43 +848,43 @@ START_TEST(env_volume_vs_java_keystore)
 END_TEST
 
 /* ssl.keystore.location set before the plugin was loaded: librdkafka took
- * it, and the message says so. */
+ * it, the plugin refuses to load, the message says so, and the
+ * application's value is left as it set it. */
 START_TEST(keystore_before_plugin_message)
-{
-    rd_kafka_conf_t *conf;
-    char *pw = read_file(fx("vol/client-p12/client-p12_creds"));
-
-    FAILING_NEW_BEGIN();
-    conf = rd_kafka_conf_new();
-    set_ok(conf, "ssl.keystore.location", fx("vol/client-p12/client-p12.keystore.jks"));
-    set_ok(conf, "ssl.keystore.password", pw);
-    set_ok(conf, "plugin.library.paths", plugin);
-    new_fails(conf, "plugin.library.paths");
-    FAILING_NEW_END();
-    free(pw);
-}
-END_TEST
-
-/* After a failed rd_kafka_new the conf is still the application's: failing
- * closed must not replace (free) a string the application set in it. The
- * client's copy shares the application's ssl.keystore.location string, so
- * reading it back after a replacement would be a use-after-free. */
-START_TEST(fail_closed_keeps_app_strings)
 {
     rd_kafka_conf_t *conf;
     char *pw = read_file(fx("vol/client-p12/client-p12_creds"));
     char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s", fx("vol/client-p12/client-p12.keystore.jks"));
-    FAILING_NEW_BEGIN();
     conf = rd_kafka_conf_new();
     set_ok(conf, "ssl.keystore.location", path);
     set_ok(conf, "ssl.keystore.password", pw);
-    set_ok(conf, "plugin.library.paths", plugin);
-    new_fails(conf, "ssl.keystore.location was set before plugin.library.paths");
+    set_refused(conf, "plugin.library.paths", plugin, RD_KAFKA_CONF_INVALID,
+                "kafka-mtls: ssl.keystore.location was set before plugin.library.paths");
     ck_assert_str_eq(get(conf, "ssl.keystore.location"), path);
-    FAILING_NEW_END();
+    rd_kafka_conf_destroy(conf);
     free(pw);
+}
+END_TEST
+
+/* After a failed rd_kafka_new the conf is still the application's: failing
+ * closed must not replace (free) a string the application set in it (the
+ * client's copy shares them), here ssl.ca.location. */
+START_TEST(fail_closed_keeps_app_strings)
+{
+    rd_kafka_conf_t *conf;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s", fx("ca/ca.crt"));
+    FAILING_NEW_BEGIN();
+    conf = conf_with_plugin();
+    set_ok(conf, "ssl.ca.location", path);
+    set_ok(conf, "mtls.volume", not_ready_volume());
+    set_ok(conf, "mtls.wait.ms", "0");
+    new_fails(conf, "not ready");
+    ck_assert_str_eq(get(conf, "ssl.ca.location"), path);
+    FAILING_NEW_END();
 }
 END_TEST
 
@@ -901,6 +938,7 @@ int main(void)
         tcase_add_test(clients, wrong_password_fails_new);
         tcase_add_test(clients, no_key_source_fails_new);
         tcase_add_test(clients, conflicting_app_material_fails_new);
+        tcase_add_test(clients, fail_closed_every_carrier);
         tcase_add_test(clients, failure_with_plaintext_still_fails);
         tcase_add_test(clients, clients_created_concurrently);
 
