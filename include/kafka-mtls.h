@@ -34,6 +34,16 @@
 #define KAFKA_MTLS_CONF_PASSWORD_FILE "password-file" /* default password file */
 #define KAFKA_MTLS_CONF_DEBUG         "debug"         /* "1": trace to stderr */
 
+/* Caps on what a store may make a reader do (defaults in provider/kdf_limit.h:
+ * 100000, 250000, 1024), as configuration keys and environment variables
+ * (the environment wins). */
+#define KAFKA_MTLS_CONF_MAX_KDF_ITERATIONS   "max-kdf-iterations"   /* PKCS#12, PBES2: per derivation */
+#define KAFKA_MTLS_CONF_MAX_JCEKS_ITERATIONS "max-jceks-iterations" /* per JCEKS key */
+#define KAFKA_MTLS_CONF_MAX_ENTRIES          "max-entries"          /* per store file */
+#define KAFKA_MTLS_ENV_MAX_KDF_ITERATIONS    "KAFKA_MTLS_MAX_KDF_ITERATIONS"
+#define KAFKA_MTLS_ENV_MAX_JCEKS_ITERATIONS  "KAFKA_MTLS_MAX_JCEKS_ITERATIONS"
+#define KAFKA_MTLS_ENV_MAX_ENTRIES           "KAFKA_MTLS_MAX_ENTRIES"
+
 /* Environment: KAFKA_MTLS_DEBUG=1 traces discovery to stderr (never secrets). */
 #define KAFKA_MTLS_ENV_DEBUG "KAFKA_MTLS_DEBUG"
 

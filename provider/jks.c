@@ -30,6 +30,7 @@
 
 #include "jks_protect.h"
 #include "kafka-mtls.h"
+#include "kdf_limit.h"
 #include "readers.h"
 
 #define JKS_MAGIC   0xFEEDFEEDu
@@ -358,7 +359,9 @@ static int read_header(jks_ctx *c, reader *r, uint32_t *count)
                        "%s: truncated or corrupt %s file "
                        "(it claims %u entries, more than its %zu bytes hold)",
                        c->path, c->format, (unsigned)*count, r->len);
-    return 1;
+    /* before anything is read or hashed: a count within the file's size
+     * may still be thousands of certificates to decode */
+    return km_entries_allowed((long)*count, c->format, c->path, c->st);
 }
 
 /* Framing pass, then the trailer check: returns 1 when the file is intact. */

@@ -17,14 +17,12 @@
 
 #include "jks_protect.h"
 #include "kafka-mtls.h"
+#include "kdf_limit.h"
 
 #define JKS_KEY_OID   "1.3.6.1.4.1.42.2.17.1.1"  /* Sun JKS key protector */
 #define JCEKS_KEY_OID "1.3.6.1.4.1.42.2.19.1"    /* PBEWithMD5AndTripleDES */
 #define JKS_SALT_LEN 20
 #define JCEKS_SALT_LEN 8
-/* The JDK's own ceiling (com.sun.crypto.provider.KeyProtector): anything
- * above it is no keystore Java could open, and would only burn CPU. */
-#define JCEKS_MAX_ITERATIONS 5000000
 static const char whitener[] = "Mighty Aphrodite";
 
 /* ---- text conversions -------------------------------------------------- */
@@ -348,8 +346,10 @@ static unprotect_result jceks_params(const X509_ALGOR *alg, unsigned char salt[J
     if (pbe == NULL || ASN1_STRING_length(pbe->salt) != JCEKS_SALT_LEN
         || !ASN1_INTEGER_get_int64(iter, pbe->iter))
         goto end;
-    if (*iter < 1 || *iter > JCEKS_MAX_ITERATIONS) {
-        *why = "its PBE iteration count is outside 1..5000000";
+    /* the cap (kdf_limit.h): the JDK writes 200,000 */
+    if (*iter < 1 || *iter > km_cap_jceks_iterations()) {
+        *why = "its PBE iteration count is 0 or above the JCEKS cap (default 250000; raise it with "
+               KAFKA_MTLS_ENV_MAX_JCEKS_ITERATIONS " or the provider's " KAFKA_MTLS_CONF_MAX_JCEKS_ITERATIONS ")";
         r = UNP_UNSUPPORTED;
         goto end;
     }

@@ -78,6 +78,8 @@ static int take_block(const km_pem_block *b, void *arg)
     pem_read *r = arg;
     X509 *x;
 
+    if (!km_entries_allowed(b->number, "PEM", r->ks->path, r->st))
+        return 0;
     if (b->kind == KM_PEM_KEY || b->kind == KM_PEM_ENCRYPTED_KEY)
         return add_key_block(r, b);
     if (b->kind != KM_PEM_CERT)

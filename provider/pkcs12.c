@@ -71,6 +71,8 @@ static int collect_bags(p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, int d
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_keyBag:
         case NID_pkcs8ShroudedKeyBag:
+            if (!km_entries_allowed((long)(w->nkeys + w->ncerts + 1), "PKCS#12", path, st))
+                return 0;
             if (w->nkeys == sizeof(w->keys) / sizeof(w->keys[0]))
                 return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
                                "%s: more than %zu private keys in one PKCS#12 file", path, w->nkeys);
@@ -80,6 +82,8 @@ static int collect_bags(p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) *bags, int d
             X509 *x;
             if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate)
                 break;
+            if (!km_entries_allowed((long)(w->nkeys + w->ncerts + 1), "PKCS#12", path, st))
+                return 0;
             if (w->ncerts == sizeof(w->certs) / sizeof(w->certs[0]))
                 return km_fail(st, KAFKA_MTLS_R_UNSUPPORTED_CONTENT,
                                "%s: more than %zu certificates in one PKCS#12 file", path, w->ncerts);
@@ -122,7 +126,7 @@ static int password_opens_a_safe(STACK_OF(PKCS7) *safes, const km_secret *pw)
 
         if (OBJ_obj2nid(p7->type) != NID_pkcs7_encrypted)
             continue;
-        if (safe_iterations(p7) <= KM_MAX_KDF_ITERATIONS && safe_iterations(p7) >= 0) {
+        if (safe_iterations(p7) <= km_cap_kdf_iterations() && safe_iterations(p7) >= 0) {
             bags = PKCS12_unpack_p7encdata(p7, pw->data, (int)pw->len);
             opened = bags != NULL;
             sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
@@ -152,7 +156,7 @@ static int open_safes(p12_walk *w, STACK_OF(PKCS7) *safes, const km_secret *pw, 
             {
                 long it = safe_iterations(p7);
 
-                if (it < 0 || it > KM_MAX_KDF_ITERATIONS - spent)
+                if (it < 0 || it > km_cap_kdf_iterations() - spent)
                     return km_kdf_allowed(it < 0 ? -1 : LONG_MAX, "encrypted certificate safes", path, st);
                 spent += it;
             }

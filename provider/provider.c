@@ -11,6 +11,7 @@
 #include <openssl/provider.h>
 
 #include "kafka-mtls.h"
+#include "kdf_limit.h"
 #include "kmtls/provider.h"
 #include "kmtls/trace.h"
 #include "provctx.h"
@@ -136,16 +137,20 @@ static const OSSL_DISPATCH provider_functions[] = {
 /* Reads our keys from the provider's OPENSSL_CONF section. */
 static void read_config(km_provctx *pc, OSSL_FUNC_core_get_params_fn *core_get_params)
 {
-    const char *password_file = NULL, *debug = NULL;
+    const char *password_file = NULL, *debug = NULL, *kdf = NULL, *jceks = NULL, *entries = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_PASSWORD_FILE, (char **)&password_file, 0),
         OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_DEBUG, (char **)&debug, 0),
+        OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_MAX_KDF_ITERATIONS, (char **)&kdf, 0),
+        OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_MAX_JCEKS_ITERATIONS, (char **)&jceks, 0),
+        OSSL_PARAM_utf8_ptr(KAFKA_MTLS_CONF_MAX_ENTRIES, (char **)&entries, 0),
         OSSL_PARAM_END
     };
 
     if (core_get_params != NULL && core_get_params(pc->handle, params)) {
         if (password_file != NULL && *password_file != '\0')
             pc->conf_password_file = OPENSSL_strdup(password_file);
+        km_caps_configure(kdf, jceks, entries);
     }
     if (debug != NULL && strcmp(debug, "1") == 0)
         km_trace_enable();
