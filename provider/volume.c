@@ -74,6 +74,37 @@ static char *find_store(const char *dir, const char *alias, km_seed_file kind)
     return NULL;
 }
 
+/* What a path that is there but no regular file is, for messages. */
+static const char *not_regular(const char *path)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) != 0)
+        return NULL;
+    if (S_ISLNK(sb.st_mode) && stat(path, &sb) != 0)
+        return "a dangling symlink";
+    return S_ISREG(sb.st_mode) ? NULL : S_ISDIR(sb.st_mode) ? "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+           : S_ISSOCK(sb.st_mode) ? "a socket" : "a device";
+}
+
+/* A store of ALIAS that is there but cannot be one (a FIFO, a directory):
+ * named as what it is, not as missing. 0 when there is none. */
+static int unusable_store(const char *dir, const char *alias, km_seed_file kind, km_status *st)
+{
+    for (size_t i = 0; i < KM_SEED_STORE_EXTS; i++) {
+        char *p = seed_path(dir, alias, kind, km_seed_store_exts[i]);
+        const char *what = p != NULL ? not_regular(p) : NULL;
+
+        if (what != NULL) {
+            km_fail(st, KAFKA_MTLS_R_READ_FAILED, "volume %s: %s is not a regular file (%s)", dir, p, what);
+            OPENSSL_free(p);
+            return 1;
+        }
+        OPENSSL_free(p);
+    }
+    return 0;
+}
+
 /* Scans dir for ALIAS.keystore.{jks,p12,pfx}. Returns the number found,
  * the first alias in *alias, and all names (for messages) in list. */
 static int scan_aliases(const char *dir, char **alias, char *list, size_t listsz)
@@ -123,12 +154,14 @@ static int seed_layout(const km_uri *uri, const char *dir, char *alias, int expl
     v->alias = alias;
     if (uri->part == KM_PART_TRUSTSTORE && ts == NULL) {
         OPENSSL_free(creds);
-        return km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.truststore.jks|p12|pfx", dir, alias);
+        return unusable_store(dir, alias, KM_SEED_TRUSTSTORE, st) ? 0
+               : km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.truststore.jks|p12|pfx", dir, alias);
     }
     if (uri->part != KM_PART_TRUSTSTORE && ks == NULL) {
         OPENSSL_free(ts);
         OPENSSL_free(creds);
-        return km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.keystore.jks|p12|pfx", dir, alias);
+        return unusable_store(dir, alias, KM_SEED_KEYSTORE, st) ? 0
+               : km_fail(st, KAFKA_MTLS_R_NOT_FOUND, "volume %s: no %s.keystore.jks|p12|pfx", dir, alias);
     }
     if (creds_state < 0) {
         km_fail(st, KAFKA_MTLS_R_READ_FAILED,

@@ -28,6 +28,11 @@ void km_cli_help(FILE *out, int full);
 /* Reads a one-line password file; 1, or 0 with a message on stderr. */
 int km_cli_password_file(const char *path, const char *what, km_secret *out);
 
+/* in with control characters (C0, DEL, C1) and bytes that are not UTF-8
+ * shown as \xHH, into out: for anything from a volume or a certificate
+ * that is printed to a terminal. Returns out. */
+const char *km_cli_safe(const char *in, char *out, size_t n);
+
 /* "2026-02-25 21:57:00 UTC" */
 const char *km_cli_time(time_t t, char *buf, size_t n);
 double km_cli_ms(void);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
@@ -76,15 +77,27 @@ static void describe_file(const char *dir, const char *name, const struct stat *
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (S_ISLNK(sb->st_mode)) {
-        snprintf(out, n, "symlink");
-        return;
+        /* what it points at is what a reader gets */
+        struct stat target;
+
+        if (stat(path, &target) != 0) {
+            snprintf(out, n, "dangling symlink");
+            return;
+        }
+        if (!S_ISLNK(target.st_mode)) {
+            describe_file(dir, name, &target, out, n);
+            return;
+        }
     }
     if (S_ISDIR(sb->st_mode)) {
         snprintf(out, n, "directory");
         return;
     }
     if (!S_ISREG(sb->st_mode)) {
-        snprintf(out, n, "not a regular file");
+        snprintf(out, n, "not a regular file (%s)", S_ISFIFO(sb->st_mode) ? "a FIFO"
+                                                    : S_ISSOCK(sb->st_mode) ? "a socket"
+                                                    : S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode) ? "a device"
+                                                                                                   : "?");
         return;
     }
     if (strcmp(name, KAFKA_MTLS_LOCK_FILE) == 0) {
@@ -124,17 +137,24 @@ static void list_files(const char *dir)
         return;
     }
     for (int i = 0; i < n; i++) {
-        char path[PATH_MAX + 300], what[700];
+        char path[PATH_MAX + 300], what[700], shown[PATH_MAX + 300], safe[4 * sizeof(shown)], target[PATH_MAX],
+            safe_what[4 * sizeof(what)];
         struct stat sb;
 
         if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0) {
             snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
             if (lstat(path, &sb) == 0) {
+                ssize_t tl = S_ISLNK(sb.st_mode) ? readlink(path, target, sizeof(target) - 1) : -1;
+
                 describe_file(dir, names[i]->d_name, &sb, what, sizeof(what));
                 /* secrets: the password, or a private key that is not encrypted */
                 int secret = strncmp(what, "password file", 13) == 0 || strncmp(what, "PEM: private key", 16) == 0;
-                printf("  %-28s %04o %7lld  %s%s\n", names[i]->d_name, (unsigned)(sb.st_mode & 07777),
-                       (long long)sb.st_size, what,
+                if (tl >= 0)
+                    target[tl] = '\0';
+                snprintf(shown, sizeof(shown), "%s%s%s", names[i]->d_name, tl >= 0 ? " -> " : "",
+                         tl >= 0 ? target : "");
+                printf("  %-28s %04o %7lld  %s%s\n", km_cli_safe(shown, safe, sizeof(safe)),
+                       (unsigned)(sb.st_mode & 07777), (long long)sb.st_size, km_cli_safe(what, safe_what, sizeof(safe_what)),
                        secret && (sb.st_mode & 0044) ? "  WARNING: readable by group or others" : "");
             }
         }
@@ -153,12 +173,16 @@ static int show_volume(const inspect_opts *o, char *alias, size_t n)
 
     kmtls_store_uri(uri, sizeof(uri), o->path, NULL, o->alias, o->password_file);
     if (!kmtls_volume_describe(uri, &v)) {
-        printf("ready       no: %s\n", v.msg);
+        char safe[4 * sizeof(v.msg)];
+
+        printf("ready       no: %s\n", km_cli_safe(v.msg, safe, sizeof(safe)));
         return v.reason == KAFKA_MTLS_R_NOT_READY ? KM_EXIT_NOT_READY : KM_EXIT_FAIL;
     }
-    printf("layout      %s%s%s\n", v.layout, v.alias[0] ? ", alias " : "", v.alias);
+    char safe[4 * sizeof(v.creds)];
+
+    printf("layout      %s%s%s\n", v.layout, v.alias[0] ? ", alias " : "", km_cli_safe(v.alias, safe, sizeof(safe)));
     if (v.creds[0] != '\0' && o->password_file == NULL)
-        printf("password    from %s\n", v.creds);
+        printf("password    from %s\n", km_cli_safe(v.creds, safe, sizeof(safe)));
     printf("ready       yes\n");
     if (v.alias[0] != '\0' && strcmp(v.layout, "seed") == 0)
         snprintf(alias, n, "%s", v.alias);
@@ -182,7 +206,9 @@ static int show_key(OSSL_LIB_CTX *libctx, const char *uri)
     char desc[64];
 
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_PKEY }, &key)) {
-        printf("  key         CANNOT BE USED: %s\n", key.msg);
+        char safe[4 * sizeof(key.msg)];
+
+        printf("  key         CANNOT BE USED: %s\n", km_cli_safe(key.msg, safe, sizeof(safe)));
         return KM_EXIT_FAIL;
     }
     km_describe_key(key.key, desc, sizeof(desc));
@@ -195,10 +221,12 @@ static void show_chain(STACK_OF(X509) *chain)
 {
     char name[512];
 
+    char safe[4 * sizeof(name)];
+
     printf("  chain       %d certificate%s\n", sk_X509_num(chain), sk_X509_num(chain) == 1 ? "" : "s");
     for (int i = 0; i < sk_X509_num(chain); i++) {
         km_name_text(X509_get_subject_name(sk_X509_value(chain, i)), name, sizeof(name));
-        printf("    %d %s\n", i, name);
+        printf("    %d %s\n", i, km_cli_safe(name, safe, sizeof(safe)));
     }
 }
 
@@ -211,13 +239,17 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
 
     kmtls_store_uri(uri, sizeof(uri), o->path, "keystore", o->alias, o->password_file);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &chain)) {
-        printf("keystore    CANNOT BE READ: %s\n", chain.msg);
+        char safe[4 * sizeof(chain.msg)];
+
+        printf("keystore    CANNOT BE READ: %s\n", km_cli_safe(chain.msg, safe, sizeof(safe)));
         return chain.reason == KAFKA_MTLS_R_NOT_READY ? KM_EXIT_NOT_READY : KM_EXIT_FAIL;
     }
     kmtls_store_uri(uri, sizeof(uri), o->path, "truststore", o->alias, o->password_file);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &trusted)) {
+        char safe[4 * sizeof(trusted.msg)];
+
         printf("truststore  %s: %s\n", trusted.reason == KAFKA_MTLS_R_NOT_FOUND ? "none" : "CANNOT BE READ",
-               trusted.msg);
+               km_cli_safe(trusted.msg, safe, sizeof(safe)));
         if (trusted.reason != KAFKA_MTLS_R_NOT_FOUND)
             rc = KM_EXIT_FAIL;
     }
@@ -248,12 +280,12 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
                sk_X509_num(trusted.certs) == 1 ? "" : "s");
         for (int i = 0; i < sk_X509_num(trusted.certs); i++) {
             X509 *x = sk_X509_value(trusted.certs, i);
-            char name[512], t[64];
+            char name[512], safe[4 * sizeof(name)], t[64];
             time_t na = 0;
 
             km_time_of(X509_get0_notAfter(x), &na);
             km_name_text(X509_get_subject_name(x), name, sizeof(name));
-            printf("    %s (not after %s%s)\n", name, km_cli_time(na, t, sizeof(t)),
+            printf("    %s (not after %s%s)\n", km_cli_safe(name, safe, sizeof(safe)), km_cli_time(na, t, sizeof(t)),
                    km_cert_current(x, o->now) ? "" : ", EXPIRED or not yet valid");
         }
     }
@@ -264,13 +296,13 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
 
 static void show_file(const inspect_opts *o)
 {
-    char dir[PATH_MAX], *slash, what[700];
+    char dir[PATH_MAX], *slash, what[700], safe[4 * PATH_MAX];
     struct stat sb;
 
     snprintf(dir, sizeof(dir), "%s", o->path);
     slash = strrchr(dir, '/');
     *slash = '\0';
-    printf("file        %s\n", o->path);
+    printf("file        %s\n", km_cli_safe(o->path, safe, sizeof(safe)));
     if (lstat(o->path, &sb) == 0) {
         describe_file(dir[0] ? dir : "/", slash + 1, &sb, what, sizeof(what));
         printf("format      %s (from the content), mode %04o, %lld bytes\n", what,
@@ -330,7 +362,9 @@ int km_cmd_inspect(int argc, char **argv)
     if ((lc = km_cli_libctx()) == NULL)
         return KM_EXIT_FAIL;
     if (o.is_dir) {
-        printf("volume      %s\n", o.path);
+        char safe[4 * sizeof(o.path)];
+
+        printf("volume      %s\n", km_cli_safe(o.path, safe, sizeof(safe)));
         list_files(o.path);
         rc = show_volume(&o, alias, sizeof(alias));
     } else {

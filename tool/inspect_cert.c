@@ -67,19 +67,20 @@ int km_cert_current(const X509 *x, time_t now)
 
 void km_print_cert(const X509 *x, time_t now, const char *in)
 {
-    char buf[1024], t[64], serial[64];
+    char buf[1024], safe[4 * sizeof(buf)], t[64], serial[64];
     time_t nb = to_time(X509_get0_notBefore(x)), na = to_time(X509_get0_notAfter(x));
 
+    /* every field from the certificate is escaped: it chose its bytes */
     km_name_text(X509_get_subject_name(x), buf, sizeof(buf));
-    printf("%ssubject     %s\n", in, buf);
+    printf("%ssubject     %s\n", in, km_cli_safe(buf, safe, sizeof(safe)));
     km_name_text(X509_get_issuer_name(x), buf, sizeof(buf));
-    printf("%sissuer      %s\n", in, buf);
+    printf("%sissuer      %s\n", in, km_cli_safe(buf, safe, sizeof(safe)));
     km_serial_hex(x, serial, sizeof(serial));
     printf("%sserial      %s\n", in, serial);
     ext_text(x, NID_subject_alt_name, buf, sizeof(buf));
-    printf("%sSAN         %s\n", in, buf[0] ? buf : "(none)");
+    printf("%sSAN         %s\n", in, buf[0] ? km_cli_safe(buf, safe, sizeof(safe)) : "(none)");
     ext_text(x, NID_ext_key_usage, buf, sizeof(buf));
-    printf("%sEKU         %s\n", in, buf[0] ? buf : "(none: any use)");
+    printf("%sEKU         %s\n", in, buf[0] ? km_cli_safe(buf, safe, sizeof(safe)) : "(none: any use)");
     printf("%snot-before  %s%s\n", in, km_cli_time(nb, t, sizeof(t)), now < nb ? "  NOT VALID YET" : "");
     if (now >= na)
         printf("%snot-after   %s  EXPIRED %ld days ago\n", in, km_cli_time(na, t, sizeof(t)),
