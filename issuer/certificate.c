@@ -1,7 +1,8 @@
 /*
  * The leaf certificate: X.509 v3, a 128-bit random positive serial, issuer
  * = the CA's subject, notBefore = now - KAFKA_MTLS_BACKDATE_SECONDS (clock
- * skew), notAfter = now + days (never after the CA's own notAfter),
+ * skew; a twelfth of a shorter lifetime), notAfter = now + days or seconds
+ * (never after the CA's own notAfter),
  * basicConstraints=critical,CA:FALSE, keyUsage=critical,digitalSignature
  * (+keyEncipherment for RSA), extendedKeyUsage, SKI (hash), AKI (keyid),
  * subjectAltName when given; signed by the CA with SHA-256 (Ed25519/Ed448
@@ -36,8 +37,11 @@ static int set_serial(OSSL_LIB_CTX *libctx, X509 *x)
 static int set_validity(X509 *x, const X509 *ca, const km_cert_spec *spec, int *clamped)
 {
     time_t now = spec->now;
-    ASN1_TIME *nb = ASN1_TIME_adj(NULL, now, 0, -KAFKA_MTLS_BACKDATE_SECONDS);
-    ASN1_TIME *na = ASN1_TIME_adj(NULL, now, spec->days, 0);
+    long life = spec->seconds > 0 ? spec->seconds : spec->days * 86400L;
+    long back = life / 12 < KAFKA_MTLS_BACKDATE_SECONDS ? life / 12 : KAFKA_MTLS_BACKDATE_SECONDS;
+    ASN1_TIME *nb = ASN1_TIME_adj(NULL, now, 0, -back);
+    ASN1_TIME *na = spec->seconds > 0 ? ASN1_TIME_adj(NULL, now, (int)(spec->seconds / 86400), spec->seconds % 86400)
+                                      : ASN1_TIME_adj(NULL, now, spec->days, 0);
     int ok = nb != NULL && na != NULL;
 
     *clamped = 0;

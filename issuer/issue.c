@@ -183,6 +183,10 @@ static int check_request(const km_issue_request *rq, km_key_spec *ks, km_status 
     if (rq->validity_days < 0 || rq->validity_days > KM_MAX_VALIDITY_DAYS)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "validity %d days: expected 1 to %d", rq->validity_days,
                        KM_MAX_VALIDITY_DAYS);
+    if (rq->validity_seconds != 0 &&
+        (rq->validity_seconds < KM_MIN_VALIDITY_SECONDS || rq->validity_seconds > KM_MAX_VALIDITY_DAYS * 86400L))
+        return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "validity %lds: expected %d to %ld", rq->validity_seconds,
+                       KM_MIN_VALIDITY_SECONDS, KM_MAX_VALIDITY_DAYS * 86400L);
     return km_eku_check(rq->extended_key_usage ? rq->extended_key_usage : "clientAuth", st);
 }
 
@@ -346,6 +350,7 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
         km_cert_spec spec = { .subject = name, .san = san,
                               .eku = rq->extended_key_usage ? rq->extended_key_usage : "clientAuth",
                               .days = rq->validity_days ? rq->validity_days : KAFKA_MTLS_VALIDITY_DEFAULT,
+                              .seconds = rq->validity_seconds,
                               .now = now };
         if ((leaf = km_cert_build(rq->libctx, &ca, key, &spec, &clamped, st)) == NULL)
             goto done;

@@ -48,6 +48,7 @@ typedef struct km_cert_spec {
     const GENERAL_NAMES *san; /* or NULL */
     const char *eku;        /* validated */
     int days;
+    long seconds;           /* the lifetime in seconds when not 0 (days then unused) */
     time_t now;
 } km_cert_spec;
 

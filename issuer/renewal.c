@@ -1,7 +1,7 @@
 /*
  * When to renew: the renew window is the end of the certificate's lifetime,
  * by default its last third (so a 90-day certificate is renewed from day 60),
- * or the last N days, or the last N percent.
+ * or the last N days (hours, minutes, seconds), or the last N percent.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include "kmtls/issuer.h"
 #include "kmtls/x509.h"
+#include "issue_internal.h"
 
 int km_renew_before_parse(const char *spec, km_renew_before *out, char *err, size_t n)
 {
@@ -27,7 +28,7 @@ int km_renew_before_parse(const char *spec, km_renew_before *out, char *err, siz
     errno = 0;
     v = isdigit((unsigned char)spec[0]) ? strtol(spec, &end, 10) : -1;
     if (v < 0 || errno != 0) {
-        snprintf(err, n, "renew-before '%s': expected N (days), Nd or N%% (of the lifetime)", spec);
+        snprintf(err, n, "renew-before '%s': expected N (days), Nd, Nh, Nm, Ns or N%% (of the lifetime)", spec);
         return 0;
     }
     if ((end[0] == '\0' || strcmp(end, "d") == 0) && v <= KM_MAX_VALIDITY_DAYS) {
@@ -35,12 +36,19 @@ int km_renew_before_parse(const char *spec, km_renew_before *out, char *err, siz
         out->value = v;
         return 1;
     }
+    if (strcmp(end, "d") != 0 && km_duration_unit(end) != 0 &&
+        v <= (long)KM_MAX_VALIDITY_DAYS * 86400 / km_duration_unit(end)) {
+        out->kind = KM_RENEW_SECONDS;
+        out->value = v * km_duration_unit(end);
+        return 1;
+    }
     if (strcmp(end, "%") == 0 && v >= 1 && v <= 99) {
         out->kind = KM_RENEW_PERCENT;
         out->value = v;
         return 1;
     }
-    snprintf(err, n, "renew-before '%s': expected N (days, 0-%d), Nd or N%% (1-99)", spec, KM_MAX_VALIDITY_DAYS);
+    snprintf(err, n, "renew-before '%s': expected N (days, 0-%d), Nd, Nh, Nm, Ns or N%% (1-99)", spec,
+             KM_MAX_VALIDITY_DAYS);
     return 0;
 }
 
@@ -62,6 +70,9 @@ int km_renewal_state(const X509 *leaf, const km_renew_before *rb, time_t now, ti
     switch (rb != NULL ? rb->kind : KM_RENEW_FRACTION) {
     case KM_RENEW_DAYS:
         before = (time_t)rb->value * 86400;
+        break;
+    case KM_RENEW_SECONDS:
+        before = (time_t)rb->value;
         break;
     case KM_RENEW_PERCENT:
         before = (time_t)((long long)lifetime * rb->value / 100);

@@ -28,7 +28,7 @@ typedef struct issue_opts {
 } issue_opts;
 
 enum { O_CA = 256, O_CA_KEY, O_CA_KEY_PW, O_ALIAS, O_SUBJECT, O_SAN, O_KEY_TYPE, O_EKU, O_DAYS,
-       O_RENEW, O_PWFILE, O_WAIT, O_INSECURE_CA_KEY, O_FORCE, O_HELP };
+       O_VALIDITY, O_RENEW, O_PWFILE, O_WAIT, O_INSECURE_CA_KEY, O_FORCE, O_HELP };
 
 enum { O_ENROL_URL = 512, O_ENROL_CA, O_TOKEN_FILE, O_NOT_AFTER, O_ENROL_TIMEOUT };
 
@@ -47,6 +47,7 @@ static const struct option options[] = {
     { "key-type", required_argument, NULL, O_KEY_TYPE },
     { "eku", required_argument, NULL, O_EKU },
     { "days", required_argument, NULL, O_DAYS },
+    { "validity", required_argument, NULL, O_VALIDITY },
     { "renew-before", required_argument, NULL, O_RENEW },
     { "password-file", required_argument, NULL, O_PWFILE },
     { "wait", required_argument, NULL, O_WAIT },
@@ -133,6 +134,10 @@ static int parse(int argc, char **argv, issue_opts *o)
             if (!parse_days(optarg, &o->rq.validity_days))
                 return usage_error("--days '%s': expected a number of days from 1 to %d", optarg,
                                    KM_MAX_VALIDITY_DAYS);
+            break;
+        case O_VALIDITY: /* 90d, 12h, 30m: the plugin's mtls.validity */
+            if (!km_validity_parse(optarg, &o->rq.validity_seconds, err, sizeof(err)))
+                return usage_error("--%s", err);
             break;
         case O_RENEW: o->renew_before = optarg; break;
         case O_PWFILE: o->password_file = optarg; break;

@@ -590,6 +590,65 @@ END_TEST
 
 /* Renewal keeps ALIAS_creds' password (a crash between renames never pairs
  * a store with the wrong password); a configured password replaces it. */
+/* Lifetimes in minutes and hours (SPIFFE-style short-lived certificates):
+ * the grammar, a minute-long certificate backdated by a twelfth of its
+ * lifetime, renew windows in the same units, and a window that would renew
+ * forever refused. */
+START_TEST(short_lifetimes)
+{
+    const char *vol = path_in("short/app");
+    km_issue_request rq = request(vol);
+    km_issue_result res;
+    km_renew_before rb;
+    km_status st = { 0 };
+    long secs;
+    time_t before = time(NULL), nb, na, ws;
+    char err[256];
+    X509 *leaf;
+    static const struct { const char *spec; long seconds; } good[] = {
+        { "90d", 90 * 86400L }, { "12h", 12 * 3600L }, { "30m", 1800 }, { "60s", 60 }, { "1m", 60 },
+    };
+    static const char *const bad[] = { "59s", "0m", "30", "m", "-5m", "10 m", "36501d", "1y", "" };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_msg(km_validity_parse(good[i].spec, &secs, err, sizeof(err)), "%s: %s", good[i].spec, err);
+        ck_assert_int_eq(secs, good[i].seconds);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(!km_validity_parse(bad[i], &secs, err, sizeof(err)), "'%s' accepted", bad[i]);
+        ck_assert_msg(strstr(err, bad[i]) != NULL && strstr(err, "90d, 12h, 30m") != NULL, "%s", err);
+    }
+    rq.validity_seconds = 120;
+    issue_ok(&rq, &res);
+    leaf = volume_leaf(vol);
+    nb = tm_of(X509_get0_notBefore(leaf));
+    na = tm_of(X509_get0_notAfter(leaf));
+    ck_assert_int_le(llabs((long long)(na - (before + 120))), 5);
+    ck_assert_int_le(llabs((long long)(nb - (before - 10))), 5); /* 120 s / 12, not 5 minutes */
+    /* "20s" before the end; "2h" and "20m" are seconds too, "10d" stays days */
+    ck_assert(km_renew_before_parse("20s", &rb, err, sizeof(err)));
+    ck_assert_int_eq(rb.kind, KM_RENEW_SECONDS);
+    ck_assert_int_eq(rb.value, 20);
+    ck_assert_int_eq(km_renewal_state(leaf, &rb, na - 21, &ws), KM_CERT_FRESH);
+    ck_assert_int_eq(km_renewal_state(leaf, &rb, na - 20, &ws), KM_CERT_RENEW);
+    ck_assert_int_eq(ws, na - 20);
+    ck_assert(km_renew_before_parse("2h", &rb, err, sizeof(err)) && rb.value == 7200);
+    ck_assert(km_renew_before_parse("20m", &rb, err, sizeof(err)) && rb.value == 1200);
+    ck_assert(km_renew_before_parse("10d", &rb, err, sizeof(err)) && rb.kind == KM_RENEW_DAYS);
+    /* a window as long as the lifetime renews forever */
+    ck_assert(km_renew_before_parse("2m", &rb, err, sizeof(err)));
+    ck_assert(!km_renew_window_check(120, &rb, &st));
+    ck_assert_msg(strstr(st.msg, "120s") != NULL, "%s", st.msg);
+    ck_assert(km_renew_before_parse("1m", &rb, err, sizeof(err)) && km_renew_window_check(120, &rb, &st));
+    ck_assert(km_renew_before_parse("1d", &rb, err, sizeof(err)) && !km_renew_window_check(3600, &rb, &st));
+    ck_assert(km_renew_before_parse("", &rb, err, sizeof(err)) && km_renew_window_check(60, &rb, &st));
+    /* out of range in a request */
+    rq.validity_seconds = 59;
+    ck_assert(!km_issue_request_check(&rq, &st));
+    X509_free(leaf);
+}
+END_TEST
+
 START_TEST(renewal_keeps_password)
 {
     const char *vol = path_in("renew/r");
@@ -889,6 +948,7 @@ int main(void)
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, key_type_validation);
     tcase_add_test(tc, renew_window_maths);
+    tcase_add_test(tc, short_lifetimes);
     tcase_add_test(tc, renewal_keeps_password);
     tcase_add_test(tc, modes_and_leftovers);
     tcase_add_test(tc, write_failure_named);

@@ -29,9 +29,13 @@
 #define KAFKA_MTLS_VALIDITY_DEFAULT 90
 /* The longest lifetime (and renew window) in days anyone may ask for. */
 #define KM_MAX_VALIDITY_DAYS 36500
+/* The shortest lifetime: a minute (SPIFFE-style short-lived certificates). */
+#define KM_MIN_VALIDITY_SECONDS 60
 #define KAFKA_MTLS_TRUSTED_ALIAS    "CARoot" /* as the seed names it; keytool lists "caroot" */
 /* notBefore is set this far in the past, so that peers whose clocks run a
- * little behind ours accept a certificate issued a moment ago. */
+ * little behind ours accept a certificate issued a moment ago - or a twelfth
+ * of the validity when that is shorter (5 s for a 1-minute certificate),
+ * so that a short lifetime is not mostly spent before it was issued. */
 #define KAFKA_MTLS_BACKDATE_SECONDS 300
 
 typedef struct km_issue_request {
@@ -56,6 +60,8 @@ typedef struct km_issue_request {
     const char *key_type;          /* NULL = "rsa:2048"; rsa:3072, rsa:4096, ec:P-256, ec:P-384, ed25519 */
     const char *extended_key_usage;/* NULL = "clientAuth"; "serverAuth,clientAuth" for a broker */
     int validity_days;             /* 0 = 90 */
+    long validity_seconds;         /* 0 = validity_days; else the lifetime in seconds, from
+                                    * KM_MIN_VALIDITY_SECONDS (km_validity_parse) */
     const char *store_password;    /* NULL: keep the existing ALIAS_creds password, else a fresh
                                     * random one; non-NULL: this password */
 } km_issue_request;
@@ -85,6 +91,12 @@ int km_subject_check(const char *tmpl, km_status *st);
 int km_san_check(const char *tmpl, km_status *st);
 int km_key_type_check(const char *spec, km_status *st);      /* "rsa:2048", ... */
 int km_renew_before_check(const char *spec, km_status *st);  /* see km_renew_before_parse */
+int km_validity_check(const char *spec, km_status *st);      /* see km_validity_parse */
+
+/* A lifetime: "N" followed by d (days), h (hours), m (minutes) or s
+ * (seconds), from KM_MIN_VALIDITY_SECONDS to KM_MAX_VALIDITY_DAYS days
+ * ("90d", "12h", "30m"). 1 with *seconds, or 0 with err naming spec. */
+int km_validity_parse(const char *spec, long *seconds, char *err, size_t n);
 
 /* The volume's ALIAS: alias if given, else the directory's name. 1, or 0
  * with st set (an alias that breaks the alias rule, kmtls/seed.h). */
@@ -114,7 +126,8 @@ void km_volume_unlock(int fd);
 typedef enum km_renew_kind {
     KM_RENEW_FRACTION = 0,         /* the last third of the lifetime (default) */
     KM_RENEW_DAYS,                 /* the last value days */
-    KM_RENEW_PERCENT               /* the last value % of the lifetime */
+    KM_RENEW_PERCENT,              /* the last value % of the lifetime */
+    KM_RENEW_SECONDS               /* the last value seconds ("12h", "20m", "30s") */
 } km_renew_kind;
 
 typedef struct km_renew_before {
@@ -123,9 +136,15 @@ typedef struct km_renew_before {
 } km_renew_before;
 
 /* NULL or "" = one third of the lifetime; "N" or "Nd" = N days (up to
- * KM_MAX_VALIDITY_DAYS); "N%" (1-99) = N percent of the lifetime. 1, or 0
- * with err. */
+ * KM_MAX_VALIDITY_DAYS); "Nh", "Nm", "Ns" = hours, minutes, seconds (as
+ * long); "N%" (1-99) = N percent of the lifetime. 1, or 0 with err. */
 int km_renew_before_parse(const char *spec, km_renew_before *out, char *err, size_t n);
+
+/* A renew window that would start before a certificate of lifetime_seconds
+ * is issued (the window as long as the lifetime or longer) renews it
+ * forever: 1 if rb leaves some of the lifetime outside the window, else 0
+ * with st (BAD_REQUEST) naming both. */
+int km_renew_window_check(long lifetime_seconds, const km_renew_before *rb, km_status *st);
 
 enum { KM_CERT_FRESH = 0, KM_CERT_RENEW = 1, KM_CERT_EXPIRED = 2 };
 /* Given the leaf: KM_CERT_FRESH, KM_CERT_RENEW (inside the renew window) or
