@@ -14,6 +14,7 @@
 #include "kafka-mtls.h"
 #include "issuing.h"
 #include "keysource.h"
+#include "material_cache.h"
 #include "renewer.h"
 
 #define PLUGIN_NAME "kafka-mtls"
@@ -165,6 +166,29 @@ static void fail_closed(rd_kafka_conf_t *conf, km_settings *s, const char *reaso
     }
 }
 
+static rd_kafka_resp_err_t release_material(rd_kafka_t *rk, void *opaque)
+{
+    (void)rk;
+    km_cache_release(opaque);
+    OPENSSL_free(opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* The client holds the cache entry of its material until it is destroyed
+ * (material_cache.h): the last one destroyed clears the key. */
+static void hold_material(rd_kafka_t *rk, km_settings *s, const km_pem_bundle *b)
+{
+    unsigned char *digest;
+
+    if (!km_cache_hold(b))
+        return;
+    if ((digest = OPENSSL_memdup(b->cache_digest, sizeof(b->cache_digest))) == NULL ||
+        s->rdk->add_on_destroy(rk, PLUGIN_NAME "-material", release_material, digest) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        km_cache_release(b->cache_digest);
+        OPENSSL_free(digest);
+    }
+}
+
 int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr, size_t errstr_size)
 {
     km_pem_bundle b;
@@ -188,6 +212,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
         return 0;
     }
     if (!check_conflicts(conf, s, 0, errstr, errstr_size) || !km_obtain(rk, s, &b, errstr, errstr_size)) {
+        km_cache_sweep();
         fail_closed(conf, s, errstr);
         return 0;
     }
@@ -201,8 +226,12 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
     if (ok && !km_renewer_start(rk, s, &b))
         s->rdk->log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
                                           "renewal happens at client creation only");
+    if (ok)
+        hold_material(rk, s, &b);
     km_pem_bundle_clear(&b);
-    if (!ok)
+    if (!ok) {
+        km_cache_sweep(); /* what was read for this client goes with it */
         fail_closed(conf, s, errstr);
+    }
     return ok;
 }

@@ -213,8 +213,11 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
         after = km_cache_key_of(s);
         if (before.valid && after.valid &&
             CRYPTO_memcmp(before.digest, after.digest, sizeof(before.digest)) == 0) {
-            if (ok) /* only what was read from one unchanged volume is kept */
+            if (ok) { /* only what was read from one unchanged volume is kept */
                 km_cache_put(&before, out);
+                memcpy(out->cache_digest, before.digest, sizeof(out->cache_digest));
+                out->cached = 1;
+            }
             return ok;
         }
         if (!before.valid || !after.valid || attempt == 5)

@@ -1,5 +1,6 @@
 /*
- * The per-process cache behind km_cache_get/put. The key is a SHA-256 over
+ * The per-process cache behind km_cache_get/put, its entries held by the
+ * live clients that use them and cleared when the last lets go. The key is a SHA-256 over
  * the configuration and over the fingerprints (stat(2) data, the scheme
  * the provider pins volumes with: kmtls/fingerprint.h) of every file the
  * material can come from, so the cache can never serve material older
@@ -23,6 +24,7 @@ typedef struct entry {
     unsigned char key[32];
     km_pem_bundle b;
     int used;
+    int refs;          /* live clients holding it (km_cache_hold) */
 } entry;
 
 static entry slots[SLOTS];
@@ -116,11 +118,66 @@ void km_cache_put(const km_cache_key *key, const km_pem_bundle *b)
     for (size_t i = 0; i < SLOTS && e == NULL; i++)
         if (slots[i].used && CRYPTO_memcmp(slots[i].key, key->digest, sizeof(key->digest)) == 0)
             e = &slots[i];
-    if (e == NULL)
+    /* a free slot, or one no live client holds, before one in use */
+    for (size_t i = 0; i < SLOTS && e == NULL; i++)
+        if (!slots[i].used || slots[i].refs == 0)
+            e = &slots[i];
+    if (e == NULL) {
         e = &slots[next_slot++ % SLOTS];
+        e->refs = 0;
+    }
     if (e->used)
         km_pem_bundle_clear(&e->b);
     e->used = km_pem_bundle_copy(&e->b, b);
     memcpy(e->key, key->digest, sizeof(key->digest));
+    pthread_mutex_unlock(&lock);
+}
+
+/* With the lock held: entries no live client holds are cleared. */
+static void sweep(void)
+{
+    for (size_t i = 0; i < SLOTS; i++)
+        if (slots[i].used && slots[i].refs == 0) {
+            km_pem_bundle_clear(&slots[i].b);
+            slots[i].used = 0;
+        }
+}
+
+static entry *find(const unsigned char digest[32])
+{
+    for (size_t i = 0; i < SLOTS; i++)
+        if (slots[i].used && CRYPTO_memcmp(slots[i].key, digest, 32) == 0)
+            return &slots[i];
+    return NULL;
+}
+
+int km_cache_hold(const km_pem_bundle *b)
+{
+    entry *e;
+
+    if (!b->cached)
+        return 0;
+    pthread_mutex_lock(&lock);
+    if ((e = find(b->cache_digest)) != NULL)
+        e->refs++;
+    pthread_mutex_unlock(&lock);
+    return e != NULL;
+}
+
+void km_cache_release(const unsigned char digest[32])
+{
+    entry *e;
+
+    pthread_mutex_lock(&lock);
+    if ((e = find(digest)) != NULL && e->refs > 0)
+        e->refs--;
+    sweep();
+    pthread_mutex_unlock(&lock);
+}
+
+void km_cache_sweep(void)
+{
+    pthread_mutex_lock(&lock);
+    sweep();
     pthread_mutex_unlock(&lock);
 }

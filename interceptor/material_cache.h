@@ -25,4 +25,15 @@ km_cache_key km_cache_key_of(const km_settings *s);
 int km_cache_get(const km_cache_key *key, km_pem_bundle *out);
 void km_cache_put(const km_cache_key *key, const km_pem_bundle *b);
 
+/*
+ * An entry lives only while a client uses it: no plaintext key outlives the
+ * clients it was read for. A client that was given b (b->cached: read into
+ * or from the cache) holds its entry (1; 0 if it is gone) and releases it
+ * when it is destroyed; the last release clears it, as does a sweep after a
+ * client creation that failed.
+ */
+int km_cache_hold(const km_pem_bundle *b);
+void km_cache_release(const unsigned char digest[32]);
+void km_cache_sweep(void);
+
 #endif

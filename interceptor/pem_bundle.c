@@ -6,8 +6,23 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "kmtls/secure_mem.h"
 #include "kmtls/x509.h"
 #include "pem_bundle.h"
+
+/* The key's PEM text, into secure memory (kmtls/secure_mem.h). */
+static char *bio_to_secret(BIO *b, size_t *len)
+{
+    BUF_MEM *bm;
+    char *s;
+
+    if (BIO_get_mem_ptr(b, &bm) <= 0 || (s = km_secure_alloc(bm->length + 1)) == NULL)
+        return NULL;
+    memcpy(s, bm->data, bm->length);
+    s[bm->length] = '\0';
+    *len = bm->length;
+    return s;
+}
 
 static char *bio_to_string(BIO *b, size_t *len)
 {
@@ -49,7 +64,7 @@ int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *tru
     if (n > 1 && X509_check_issued(sk_X509_value(chain, n - 1), sk_X509_value(chain, n - 1)) == X509_V_OK)
         n--;
     ok = kb != NULL && PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) &&
-         (b->key = bio_to_string(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(chain, 0, 1)) != NULL &&
+         (b->key = bio_to_secret(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(chain, 0, 1)) != NULL &&
          (n < 2 || (b->chain = certs_pem(chain, 0, n)) != NULL) &&
          (sk_X509_num(trusted) <= 0 || (b->trusted = certs_pem(trusted, 0, sk_X509_num(trusted))) != NULL) &&
          X509_up_ref(leaf);
@@ -78,7 +93,7 @@ int km_pem_bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
     int ok = 1;
 
     memset(dst, 0, sizeof(*dst));
-    if ((dst->key = OPENSSL_malloc(src->key_len + 1)) == NULL)
+    if ((dst->key = km_secure_alloc(src->key_len + 1)) == NULL)
         return 0;
     memcpy(dst->key, src->key, src->key_len + 1);
     dst->key_len = src->key_len;
@@ -96,7 +111,7 @@ int km_pem_bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
 
 void km_pem_bundle_clear(km_pem_bundle *b)
 {
-    OPENSSL_clear_free(b->key, b->key_len + 1);
+    km_secure_free(b->key, b->key_len + 1);
     OPENSSL_free(b->leaf);
     OPENSSL_free(b->chain);
     OPENSSL_free(b->trusted);

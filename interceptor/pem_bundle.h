@@ -7,7 +7,7 @@
 #include <openssl/types.h>
 
 typedef struct km_pem_bundle {
-    char *key;        /* PKCS#8 PEM, secret: cleansed on clear */
+    char *key;        /* PKCS#8 PEM, secret: in secure memory (kmtls/secure_mem.h), cleansed on clear */
     size_t key_len;
     char *leaf;       /* leaf certificate PEM */
     char *chain;      /* leaf + intermediates PEM; NULL when the leaf is all */
@@ -15,6 +15,9 @@ typedef struct km_pem_bundle {
     X509 *leaf_cert;  /* for expiry decisions */
     char subject[256];
     char not_after[32];
+    /* the per-process cache entry it was read into or from (material_cache.h) */
+    unsigned char cache_digest[32];
+    int cached;
 } km_pem_bundle;
 
 /*
