@@ -188,6 +188,11 @@ static int warn_other_ca(rd_kafka_t *rk, const km_settings *s, const km_pem_bund
 {
     char why[600], line[1024];
 
+    /* with a CA service there is no CA certificate to compare with: "ours"
+     * is a chain to mtls.enrol.ca.location, which km_svc_issue checks (and
+     * says "left alone") whenever the volume needs a certificate */
+    if (km_enrols(s))
+        return 1;
     if (b->leaf_cert != NULL && km_leaf_from_ca(km_keysource_libctx(), b->leaf_cert, s->ca_cert, why,
                                                 sizeof(why)) == 0) {
         snprintf(line, sizeof(line), "kafka-mtls: %s=%s: its certificate %s was %s (%s=%s): using it as it is; "
