@@ -80,12 +80,15 @@ int km_enrol_locked(const km_settings *s, const char *store_password, char *issu
                           .store_password = store_password };
     km_svc_result res;
     km_status st = { 0 };
-    char until[32] = "?";
+    km_renew_before rb;
+    char until[32] = "?", err[256];
     struct tm tm;
 
     issued[0] = '\0';
     if (!km_enrol_config_ok(s, errstr, n))
         return 0;
+    if (km_renew_before_parse(s->renew_before, &rb, err, sizeof(err)))
+        rq.rb = &rb;
     if (!km_svc_issue(&rq, &res, &st)) {
         snprintf(errstr, n, "kafka-mtls: enrolling %s=%s with the CA service failed: %s",
                  km_settings_source_property(s), rq.volume, st.msg);
@@ -100,6 +103,8 @@ int km_enrol_locked(const km_settings *s, const char *store_password, char *issu
         snprintf(issued, issued_size, "kafka-mtls: %s a certificate for %s (serial %s, until %s) from the CA "
                  "service %s into %s (%s: %s)%s%s", strcmp(res.call, "sign") == 0 ? "enrolled" : "renewed",
                  res.issued.subject, res.issued.serial, until, s->enrol_url, rq.volume, res.call, res.note,
-                 res.issued.warning[0] ? "; warning: " : "", res.issued.warning);
+                 res.issued.warning[0] ? "; warning: " : "", res.issued.warning[0] ? res.issued.warning
+                 : res.in_window ? "; warning: it is inside its renew window (" KAFKA_MTLS_PROP_RENEW_BEFORE
+                                   ") already: every client start renews it again" : "");
     return 1;
 }

@@ -239,6 +239,9 @@ int km_svc_issue(const km_svc_request *rq, km_svc_result *res, km_status *st)
     }
     if (res->call != NULL && strcmp(res->call, "sign") == 0)
         token_file_warning(rq->token_file, &res->issued);
+    /* the service chose the lifetime: a window as long would renew it forever */
+    res->in_window = rq->rb != NULL &&
+                     km_renewal_state(sk_X509_value(issued, 0), rq->rb, time(NULL), NULL) != KM_CERT_FRESH;
     if (res->note[0] == '\0')
         snprintf(res->note, sizeof(res->note), "%s", why);
     ok = 1;

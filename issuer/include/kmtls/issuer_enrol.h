@@ -45,6 +45,9 @@ typedef struct km_svc_request {
     const char *store_password;    /* as for km_issue */
     int take_over_other_ca;        /* replace a certificate that does not chain to root (the
                                     * command); 0: leave it (the plugin) */
+    const km_renew_before *rb;     /* the caller's renew window, or NULL: only to say whether the
+                                    * certificate the service chose the lifetime of is inside it
+                                    * at once (res->in_window) */
 } km_svc_request;
 
 typedef struct km_svc_result {
@@ -53,6 +56,8 @@ typedef struct km_svc_result {
     char note[600];                /* "" or what came first (a rekey the service refused) */
     int left_alone;                /* nothing written: the volume's certificate is another CA's */
     double service_ms;             /* of the exchange(s) with the service */
+    int in_window;                 /* the new certificate is inside rq->rb's window already: every
+                                    * start (and the renewer) will renew it again */
 } km_svc_result;
 
 /* 1 when this build can enrol (libcurl and json-c were found). */
