@@ -63,7 +63,8 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
                         char *errstr, size_t n)
 {
     OSSL_LIB_CTX *libctx = km_keysource_libctx();
-    const char *vol = km_settings_source(s);
+    km_issue_target t;
+    const char *vol = t.volume;
     km_secret ca_pw = { 0 }, store_pw = { 0 };
     const char *store = NULL;
     km_issue_request rq = { 0 };
@@ -71,6 +72,8 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     km_status st = { 0 };
     int ok = 0;
 
+    if (!km_issue_target_of(s, &t, errstr, n))
+        return 0;
     if (!optional_password(s->ca_key_password == NULL ? s->ca_key_password_file : NULL, &ca_pw, &st) ||
         !store_password(s, &store_pw, &store, &st)) {
         snprintf(errstr, n, "kafka-mtls: %s", st.msg);
@@ -78,7 +81,7 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     }
     rq.libctx = libctx;
     rq.volume = vol;
-    rq.alias = s->alias;
+    rq.alias = t.alias;
     rq.ca_cert = s->ca_cert;
     rq.ca_key = s->ca_key;
     rq.ca_key_password = s->ca_key_password != NULL ? s->ca_key_password : ca_pw.data;
@@ -113,9 +116,13 @@ static int claim_and_issue(const km_settings *s, char *issued, size_t issued_siz
     km_renew_before rb;
     km_vol_check check;
     km_status st = { 0 };
+    km_issue_target t;
     char err[256], bound[64];
     int fd = -1, ok;
 
+    *state = KM_VOL_UNREADABLE;
+    if (!km_issue_target_of(s, &t, errstr, n))
+        return 0;
     if (!km_renew_before_parse(s->renew_before, &rb, err, sizeof(err))) {
         snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
         return 0;
@@ -123,7 +130,7 @@ static int claim_and_issue(const km_settings *s, char *issued, size_t issued_siz
     issued[0] = '\0';
     snprintf(bound, sizeof(bound), "%s=%ld", KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
     /* another process may have got there first; a volume of another CA is not ours to replace */
-    if (!km_volume_claim(km_keysource_libctx(), km_settings_source(s), s->alias, s->ca_cert, &rb, 0,
+    if (!km_volume_claim(km_keysource_libctx(), t.volume, t.alias, s->ca_cert, &rb, 0,
                          &(km_lock_wait){ .ms = s->wait_ms, .by = bound }, &check, &fd, &st)) {
         km_vol_check_clear(&check);
         snprintf(errstr, n, "kafka-mtls: %s: %s", km_settings_source_property(s), st.msg);
@@ -182,6 +189,40 @@ static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const ch
     s->rdk->log_print(rk, 4, "MTLS", line);
 }
 
+/* Issuance properties without an issuer would be ignored, and the only
+ * error later "not ready": say what is missing instead. */
+static int issuance_config_ok(const km_settings *s, char *errstr, size_t n)
+{
+    const struct {
+        const char *name;
+        int set;
+    } only_issuing[] = {
+        { KAFKA_MTLS_PROP_SUBJECT, s->subject != NULL },
+        { KAFKA_MTLS_PROP_SAN, s->san != NULL },
+        { KAFKA_MTLS_PROP_KEY_TYPE, s->key_type != NULL },
+        { KAFKA_MTLS_PROP_VALIDITY_DAYS, s->validity_days != 0 },
+        { KAFKA_MTLS_PROP_KEYSTORE_PASSWORD_FILE, s->keystore_password_file != NULL },
+        { KAFKA_MTLS_PROP_CA_KEY_PASSWORD, s->ca_key_password != NULL },
+        { KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE, s->ca_key_password_file != NULL },
+        { KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK, s->ca_key_insecure_ok != NULL },
+    };
+
+    if ((s->ca_cert != NULL) != (s->ca_key != NULL)) {
+        snprintf(errstr, n, "kafka-mtls: %s is set but %s is not: the plugin issues only with both",
+                 s->ca_cert != NULL ? KAFKA_MTLS_PROP_CA_LOCATION : KAFKA_MTLS_PROP_CA_KEY_LOCATION,
+                 s->ca_cert != NULL ? KAFKA_MTLS_PROP_CA_KEY_LOCATION : KAFKA_MTLS_PROP_CA_LOCATION);
+        return 0;
+    }
+    for (size_t i = 0; !km_is_issuer(s) && i < sizeof(only_issuing) / sizeof(only_issuing[0]); i++)
+        if (only_issuing[i].set) {
+            snprintf(errstr, n, "kafka-mtls: %s is set, but the plugin uses it only when it issues, with %s and "
+                     "%s: configure the CA, or remove %s", only_issuing[i].name, KAFKA_MTLS_PROP_CA_LOCATION,
+                     KAFKA_MTLS_PROP_CA_KEY_LOCATION, only_issuing[i].name);
+            return 0;
+        }
+    return 1;
+}
+
 /* A volume another CA issued is used as it is, but never silently: the
  * clients of a process with CA A take CA B's certificate and truststore. */
 static int warn_other_ca(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *b)
@@ -207,6 +248,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
 {
     int issuer = km_is_issuer(s), reason = 0, state;
     km_vol_state found;
+    km_issue_target target;
     km_renew_before rb;
     time_t window;
     char err[256], issued[1024];
@@ -219,10 +261,15 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
     /* half an enrolment configuration, or one beside a CA key: fail closed now */
     if (!km_enrol_config_ok(s, errstr, n))
         return 0;
-    /* a volume not made yet is made by the issuer */
-    if (issuer && stat(km_settings_source(s), &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-        snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file",
-                 km_settings_source_property(s), km_settings_source(s));
+    if (!issuance_config_ok(s, errstr, n))
+        return 0;
+    /* a volume not made yet is made by the issuer; ssl.keystore.location
+     * names its directory and alias */
+    if (issuer && !km_issue_target_of(s, &target, errstr, n))
+        return 0;
+    if (issuer && s->volume != NULL && stat(s->volume, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        snprintf(errstr, n, "kafka-mtls: %s=%s: issuing needs a volume directory, not a file (or give the file "
+                 "as ssl.keystore.location=DIR/ALIAS.keystore.jks)", KAFKA_MTLS_PROP_VOLUME, s->volume);
         return 0;
     }
     if (km_keysource_load(s, issuer, b, &reason, errstr, n)) {

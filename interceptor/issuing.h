@@ -19,6 +19,18 @@ int km_is_issuer(const km_settings *s);
  */
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t errstr_size);
 
+/* Where the plugin issues (issue_target.c): mtls.volume and mtls.alias, or
+ * the directory and ALIAS of ssl.keystore.location=DIR/ALIAS.keystore.jks. */
+typedef struct km_issue_target {
+    char volume[4096];
+    char alias_buf[256];
+    const char *alias;       /* NULL: the directory's name */
+} km_issue_target;
+
+/* 1, or 0 with errstr: a keystore file not named ALIAS.keystore.*, a
+ * truststore named elsewhere, a truststore password that differs. */
+int km_issue_target_of(const km_settings *s, km_issue_target *t, char *errstr, size_t errstr_size);
+
 /* Issues or renews the volume under its lock if it still needs it.
  * Returns 1 (also when another process already did: then issued is ""),
  * 0 with errstr. issued describes what was written (for the log). */

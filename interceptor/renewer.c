@@ -66,8 +66,14 @@ static void log_line(km_renewer *r, int level, const char *line)
 static time_t volume_window(km_renewer *r, km_vol_state *state)
 {
     km_vol_check c;
-    *state = km_volume_check(km_keysource_libctx(), km_settings_source(r->s), r->s->alias, r->s->ca_cert, &r->rb,
-                             time(NULL), &c);
+    km_issue_target t;
+    char ignored[512];
+
+    if (!km_issue_target_of(r->s, &t, ignored, sizeof(ignored))) {
+        *state = KM_VOL_UNREADABLE; /* said at client creation */
+        return time(NULL);
+    }
+    *state = km_volume_check(km_keysource_libctx(), t.volume, t.alias, r->s->ca_cert, &r->rb, time(NULL), &c);
     km_vol_check_clear(&c);
     return c.window_start;
 }

@@ -306,6 +306,32 @@ static const prop *prop_named(const char *name, int environment)
     return NULL;
 }
 
+/* A renew window that covers the whole lifetime renews every certificate
+ * as soon as it is issued: refused when both are set (the issuer's check);
+ * with the default lifetime, at client creation. */
+static int window_ok(const km_settings *s, const char *name, const char *value, char *errstr,
+                     size_t errstr_size)
+{
+    const char *rb_spec = s->renew_before;
+    long days = s->validity_days;
+    km_renew_before rb;
+    km_status st = { 0 };
+    char err[256];
+
+    if (strcmp(name, KAFKA_MTLS_PROP_RENEW_BEFORE) == 0)
+        rb_spec = value;
+    else if (strcmp(name, KAFKA_MTLS_PROP_VALIDITY_DAYS) == 0)
+        days = strtol(value, NULL, 10);
+    else
+        return 1;
+    if (rb_spec == NULL || days <= 0 || !km_renew_before_parse(rb_spec, &rb, err, sizeof(err)) ||
+        km_renew_window_check(days * 86400L, &rb, &st))
+        return 1; /* a bad value is the row's check to refuse */
+    snprintf(errstr, errstr_size, "%s=%s with %s=%ld: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, rb_spec,
+             KAFKA_MTLS_PROP_VALIDITY_DAYS, days, st.msg);
+    return 0;
+}
+
 rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char *value,
                                     char *errstr, size_t errstr_size)
 {
@@ -319,6 +345,8 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
         return RD_KAFKA_CONF_UNKNOWN;
     if (value == NULL)
         value = "";
+    if (!window_ok(s, name, value, errstr, errstr_size))
+        return RD_KAFKA_CONF_INVALID;
     switch (p->kind) {
     case PROP_NUMBER:
         return parse_number(p, value, (long *)((char *)s + p->slot), errstr, errstr_size) ? RD_KAFKA_CONF_OK

@@ -152,20 +152,31 @@ static int write_volume(const km_issue_request *rq, int dirfd, const issue_names
                         const km_secret *pw, int pw_changed, km_status *st)
 {
     char *line = OPENSSL_malloc(pw->len + 1);
-    int ok;
+    int ok, mark;
 
     if (line == NULL)
         return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     memcpy(line, pw->data, pw->len);
     line[pw->len] = '\n';
     km_dir_clean_temps(dirfd);
-    ok = (!pw_changed ||
+    {
+        struct stat sb;
+
+        /* stores ALIAS_creds does not match yet: marked as ours first, so a
+         * crash leaves an interrupted issuance to redo, not something that
+         * looks like another writer's (KM_WRITING_MARK) */
+        mark = pw_changed || fstatat(dirfd, nm->creds, &sb, AT_SYMLINK_NOFOLLOW) != 0 || sb.st_size == 0;
+    }
+    ok = (!mark || (km_dir_write(dirfd, rq->volume, KM_WRITING_MARK, "", 0, st) &&
+                    km_dir_sync(dirfd, rq->volume, st))) &&
+         (!pw_changed ||
           (km_dir_remove(dirfd, rq->volume, nm->creds, st) && km_dir_sync(dirfd, rq->volume, st))) &&
          km_dir_write(dirfd, rq->volume, nm->keystore, f->keystore, f->keystore_len, st) &&
          km_dir_write(dirfd, rq->volume, nm->truststore, f->truststore, f->truststore_len, st) &&
          km_dir_write(dirfd, rq->volume, nm->crt, f->crt, f->crt_len, st) &&
          km_dir_sync(dirfd, rq->volume, st) &&
          km_dir_write(dirfd, rq->volume, nm->creds, line, pw->len + 1, st) &&
+         (!mark || km_dir_remove(dirfd, rq->volume, KM_WRITING_MARK, st)) &&
          km_dir_sync(dirfd, rq->volume, st);
     OPENSSL_clear_free(line, pw->len + 1);
     return ok;

@@ -126,8 +126,10 @@ static int holds(int dirfd, const char *name, int nonempty)
 /*
  * What a failed read means for an issuer. Only "nothing of a store is
  * there" (no directory, no ALIAS.keystore.* or ALIAS.truststore.*) may be
- * issued into. Stores without a non-empty ALIAS_creds are another writer's
- * work in progress (the seed writes ALIAS_creds last). Anything else (a
+ * issued into, and so may stores without their ALIAS_creds that an
+ * issuance of ours left (KM_WRITING_MARK): it was killed. Without the mark,
+ * stores without a non-empty ALIAS_creds are another writer's work in
+ * progress (the seed writes ALIAS_creds last). Anything else (a
  * wrong password, a corrupt or modified store, a refused owner) is a
  * volume this process cannot read, and such a volume is never overwritten.
  */
@@ -135,7 +137,7 @@ static km_vol_state failed_read(const char *volume, const char *alias, int reaso
 {
     char name[KM_MAX_ALIAS + 32], resolved[KM_MAX_ALIAS + 1];
     km_status st = { 0 };
-    int dirfd, stores = 0, creds;
+    int dirfd, stores = 0, creds, ours;
 
     if (reason != KAFKA_MTLS_R_NOT_READY && reason != KAFKA_MTLS_R_NOT_FOUND)
         return KM_VOL_UNREADABLE;
@@ -148,8 +150,9 @@ static km_vol_state failed_read(const char *volume, const char *alias, int reaso
             stores |= km_seed_name(f, resolved, km_seed_store_exts[i], name, sizeof(name)) &&
                       holds(dirfd, name, 0);
     creds = km_seed_name(KM_SEED_CREDS, resolved, NULL, name, sizeof(name)) && holds(dirfd, name, 1);
+    ours = holds(dirfd, KM_WRITING_MARK, 0);
     close(dirfd);
-    if (!stores)
+    if (!stores || (!creds && ours)) /* nothing yet, or an issuance of ours cut short: redone */
         return KM_VOL_MISSING;
     return creds ? KM_VOL_UNREADABLE : KM_VOL_WRITING;
 }

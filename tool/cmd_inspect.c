@@ -104,6 +104,10 @@ static void describe_file(const char *dir, const char *name, const struct stat *
         snprintf(out, n, "lock file (kafka-mtls issue)");
         return;
     }
+    if (strcmp(name, KM_WRITING_MARK) == 0) {
+        snprintf(out, n, "an issuance under way, or interrupted (the next one redoes it)");
+        return;
+    }
     if (km_seed_is_temp(name)) {
         snprintf(out, n, "temporary file of an interrupted issuance (removed by the next one)");
         return;

@@ -163,6 +163,16 @@ static int parse(int argc, char **argv, issue_opts *o)
         return usage_error("%s", "--ca and --ca-key (or --enrol-url and --enrol-ca) are required");
     if (!km_renew_before_parse(o->renew_before, &o->rb, err, sizeof(err)))
         return usage_error("--%s", err);
+    {
+        /* a window covering the lifetime would renew at every run: refused */
+        km_status st = { 0 };
+        long lifetime = o->rq.validity_seconds
+                            ? o->rq.validity_seconds
+                            : 86400L * (o->rq.validity_days ? o->rq.validity_days : KAFKA_MTLS_VALIDITY_DEFAULT);
+
+        if (!km_renew_window_check(lifetime, &o->rb, &st))
+            return usage_error("--renew-before %s: %s", o->renew_before, st.msg);
+    }
     return KM_EXIT_OK;
 }
 

@@ -393,14 +393,26 @@ keystore_location_with_ca)
     -X "ssl.truststore.location=$BOX/jv/jv.truststore.jks" -X ssl.truststore.password=confluent "${CA[@]}"
   [[ $(<"$BOX/jv/jv_creds") == confluent ]] && ok "with the password the properties name" ||
     fail "password in jv_creds: $(cat "$BOX/jv/jv_creds")"
+  [[ -f $BOX/jv/jv.keystore.jks && ! -d $BOX/jv/jv.keystore.jks ]] && ok "the keystore is a file, not a directory" ||
+    fail "jv.keystore.jks: $(ls -ld "$BOX/jv/jv.keystore.jks")"
+  mkdir -m 700 "$BOX/jw"
+  client_fails "ssl.keystore.location=DIR/client.p12 plus a CA: refused, saying the name it needs" \
+    "ssl.keystore.location=$BOX/jw/client.p12: to issue into it, the plugin needs the seed's name ALIAS.keystore.jks" \
+    "$BOX/jw" -X "ssl.keystore.location=$BOX/jw/client.p12" -X ssl.keystore.password=confluent "${CA[@]}"
+  client_fails "ssl.truststore.password other than ssl.keystore.password plus a CA: refused, saying why" \
+    "ssl.truststore.password differs from ssl.keystore.password: the issuer writes both stores under one password" \
+    "$BOX/jw" -X "ssl.keystore.location=$BOX/jw/jw.keystore.jks" -X ssl.keystore.password=confluent \
+    -X ssl.truststore.password=other "${CA[@]}"
+  [[ -z $(files_in "$BOX/jw") ]] && ok "nothing written by the refusals" || fail "written: $(files_in "$BOX/jw")"
   ;;
 renew_window_covers_lifetime)
   mkdir -m 700 "$BOX/rw"
   start_peer
   client_fails "mtls.validity.days=1 with mtls.renew.before=1d: refused (every start would renew)" \
-    "mtls.renew.before=1d covers the whole lifetime" "$BOX/rw" \
+    "mtls.renew.before=1d with mtls.validity.days=1: a renew window of 86400s is not shorter than the lifetime of 86400s" "$BOX/rw" \
     -X "mtls.volume=$BOX/rw" "${CA[@]}" -X mtls.validity.days=1 -X mtls.renew.before=1d
-  tool_fails "kafka-mtls issue --days 1 --renew-before 1d: refused" "covers the whole lifetime" "$BOX/rw" \
+  tool_fails "kafka-mtls issue --days 1 --renew-before 1d: refused" \
+    "--renew-before 1d: a renew window of 86400s is not shorter than the lifetime of 86400s" "$BOX/rw" \
     issue "$BOX/rw" "${TOOL_CA[@]}" --days 1 --renew-before 1d
   ;;
 key_password_before_plugin)

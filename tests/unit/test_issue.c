@@ -167,6 +167,7 @@ static void make_ca(const char *dir, const char *alg, const char *arg, long from
     write_pem_cert(p, x);
     snprintf(p, sizeof(p), "%s/ca.key", dir);
     write_pem_key(p, k);
+    ck_assert_int_eq(chmod(p, 0600), 0); /* a CA key others may read is refused */
     X509_free(x);
     EVP_PKEY_free(k);
 }
@@ -895,6 +896,10 @@ START_TEST(volume_states)
     tu_run("mv '%s' '%s.later'", creds, creds);
     ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_WRITING);
     ck_assert_msg(strstr(vc.why, "s_creds does not exist yet") != NULL, "%s", vc.why);
+    /* the same, left by an issuance of ours that was killed: redone */
+    tu_run("touch '%s/" KM_WRITING_MARK "'", vol);
+    ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_MISSING);
+    tu_run("rm '%s/" KM_WRITING_MARK "'", vol);
     /* a password that does not open them: a volume it cannot read */
     tu_run("echo not-the-password > '%s'", creds);
     ck_assert_int_eq(state_of(vol, ca_crt, NULL, now, &vc), KM_VOL_UNREADABLE);

@@ -4,6 +4,7 @@
  *   ALIAS.keystore.{jks,p12,pfx}   ALIAS.truststore.{jks,p12,pfx}
  *   ALIAS-ca-signed.crt            ALIAS_creds (the store password, written last)
  *   .kafka-mtls.lock               .kafka-mtls-tmp.* (an issuer's temporary files)
+ *   .kafka-mtls-writing            (an issuance under way, or interrupted)
  */
 #ifndef KMTLS_SEED_H
 #define KMTLS_SEED_H
@@ -12,6 +13,11 @@
 
 #define KAFKA_MTLS_LOCK_FILE ".kafka-mtls.lock"
 #define KM_TEMP_PREFIX ".kafka-mtls-tmp."
+/* There while kafka-mtls writes stores that ALIAS_creds does not yet match
+ * (a first issuance, a new password): stores without ALIAS_creds beside it
+ * are an interrupted issuance of ours, to redo; without it, another
+ * writer's work in progress, never to overwrite. */
+#define KM_WRITING_MARK ".kafka-mtls-writing"
 /* What an alias may hold at most: it prefixes file names and becomes a CN. */
 #define KM_MAX_ALIAS 200
 
