@@ -49,9 +49,14 @@ else fail "volume after rekey: $why"; fi
 # certificate enters its renew window about 20 s after the renewal above
 # (88% of 11 min); the plugin's renewer thread renews the volume by rekey
 # while it runs
+# With live rotation (mtls.rotation=live, where this tree has it: lib.sh's
+# broker_saw reads the serials the broker received) the running client then
+# presents the renewed certificate without a restart.
+LIVE=()
+declare -F broker_saw >/dev/null && LIVE=(-X mtls.rotation=live)
 step_mark
 mkfifo "$WORK/feed"
-kc "${SVC[@]}" -X mtls.renew.before=88% -X "client.id=$id-bg" -b "$WORLD_BOOTSTRAP" -P -t "$topic" \
+kc "${SVC[@]}" "${LIVE[@]}" -X mtls.renew.before=88% -X "client.id=$id-bg" -b "$WORLD_BOOTSTRAP" -P -t "$topic" \
   <"$WORK/feed" >"$WORK/bg.out" 2>&1 &
 bg=$!
 exec {feed}>"$WORK/feed"
@@ -69,6 +74,13 @@ if (( renewed )) && kill -0 "$bg" 2>/dev/null && [[ $serial3 != "$serial2" ]] &&
   ok "a running client renewed the volume in the background by rekey (serial $serial2 -> $serial3)"
 else fail "background renewal (renewed=$renewed, serials $serial2 -> $serial3)" "$(cat "$WORK/bg.out")
 $(tail -n 3 "$STEP_LOG")"; fi
+if (( ${#LIVE[@]} )); then
+  echo "after the renewal" >&"$feed"
+  if broker_saw "$serial3"; then
+    ok "live rotation: the running client presented the renewed certificate (serial $serial3) to the broker"
+  else fail "live rotation: the broker never saw serial $serial3" "$(serials_seen | tail -n 5)
+$(tail -n 5 "$WORK/bg.out")"; fi
+else echo "# live rotation is not in this tree (lib.sh has no broker_saw): a new client instance picks up $serial3"; fi
 exec {feed}>&-   # end of input: the producer flushes and exits
 wait "$bg" 2>/dev/null
 if grep -q "renewed a certificate for $SEED_DN_PREFIX kafka-producer (serial $serial3" "$WORK/bg.out"; then
