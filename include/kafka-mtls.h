@@ -79,6 +79,16 @@
 #define KAFKA_MTLS_PROP_VALIDITY_DAYS          "mtls.validity.days" /* default 90 */
 #define KAFKA_MTLS_PROP_RENEW_BEFORE           "mtls.renew.before"  /* default 1/3 of the lifetime */
 #define KAFKA_MTLS_PROP_KEYSTORE_PASSWORD_FILE "mtls.keystore.password.file"
+#define KAFKA_MTLS_PROP_VALIDITY               "mtls.validity"      /* 90d, 12h, 30m; before .days */
+/* ... live rotation: with mtls.rotation=live the plugin does the TLS under an
+ * unmodified client (librdkafka's connect_cb) and moves it to a renewed
+ * certificate without a restart ... */
+#define KAFKA_MTLS_PROP_ROTATION               "mtls.rotation"      /* restart (default) | live */
+#define KAFKA_MTLS_PROP_ROTATION_EXISTING      "mtls.rotation.existing" /* move (default) | keep */
+#define KAFKA_MTLS_PROP_ROTATION_POLL_MS       "mtls.rotation.poll.ms"  /* default 1000 */
+#define KAFKA_MTLS_ROTATION_POLL_MS_DEFAULT    1000
+#define KAFKA_MTLS_PROP_ROTATION_DRAIN_MS      "mtls.rotation.drain.timeout.ms" /* default 10000 */
+#define KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT   10000
 /* ... the environment variable read when mtls.volume is not set ... */
 #define KAFKA_MTLS_ENV_VOLUME "KAFKA_MTLS_VOLUME"
 /* ... and the Java client properties it accepts and handles itself:

@@ -15,6 +15,7 @@
 #include "issuing.h"
 #include "keysource.h"
 #include "material_cache.h"
+#include "live.h"
 #include "renewer.h"
 
 #define PLUGIN_NAME "kafka-mtls"
@@ -194,6 +195,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
     km_pem_bundle b;
     int ok;
 
+    km_client_log_init(&s->log, s->rdk, conf); /* every line from here on goes the application's way */
     if (s->volume == NULL && s->keystore == NULL && is_set(s, conf, "ssl.keystore.location")) {
         snprintf(errstr, errstr_size,
                  "kafka-mtls: ssl.keystore.location was set before plugin.library.paths, so librdkafka "
@@ -217,15 +219,16 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
         return 0;
     }
     ok = check_conflicts(conf, s, b.trusted != NULL, errstr, errstr_size) &&
+         (km_settings_live(s) ? km_live_apply(rk, conf, s, &b, errstr, errstr_size) : /* the plugin's own TLS */
          set(conf, s, "ssl.key.pem", b.key, errstr, errstr_size) &&
          set_certificate(rk, conf, s, &b, errstr, errstr_size) &&
          (b.trusted == NULL || set(conf, s, "ssl.ca.pem", b.trusted, errstr, errstr_size)) &&
          (!s->no_hostname_check ||
           set(conf, s, "ssl.endpoint.identification.algorithm", "none", errstr, errstr_size)) &&
-         upgrade_protocol(conf, s, errstr, errstr_size);
+         upgrade_protocol(conf, s, errstr, errstr_size));
     if (ok && !km_renewer_start(rk, s, &b))
-        s->rdk->log_print(rk, 4, "MTLS", "kafka-mtls: cannot start the renewal watch; "
-                                          "renewal happens at client creation only");
+        km_client_log_line(&s->log, rk, 4, "kafka-mtls: cannot start the renewal watch; "
+                                           "renewal happens at client creation only");
     if (ok)
         hold_material(rk, s, &b);
     km_pem_bundle_clear(&b);

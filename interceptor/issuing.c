@@ -58,6 +58,33 @@ static int enrol_locked(const km_settings *s, char *issued, size_t issued_size, 
     return ok;
 }
 
+/* mtls.validity (90d, 12h, 30m) wins over mtls.validity.days; both were
+ * checked when set. A renew window as long as the lifetime would renew
+ * every certificate as soon as it is issued: refused. */
+static int lifetime_ok(const km_settings *s, km_issue_request *rq, char *errstr, size_t n)
+{
+    km_renew_before rb;
+    km_status st = { 0 };
+    char err[256];
+
+    if (s->validity != NULL && !km_validity_parse(s->validity, &rq->validity_seconds, err, sizeof(err))) {
+        snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_VALIDITY, err);
+        return 0;
+    }
+    if (!km_renew_before_parse(s->renew_before, &rb, err, sizeof(err))) {
+        snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
+        return 0;
+    }
+    if (!km_renew_window_check(rq->validity_seconds
+                                   ? rq->validity_seconds
+                                   : 86400L * (rq->validity_days ? rq->validity_days : KAFKA_MTLS_VALIDITY_DEFAULT),
+                               &rb, &st)) {
+        snprintf(errstr, n, "kafka-mtls: %s=%s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, s->renew_before, st.msg);
+        return 0;
+    }
+    return 1;
+}
+
 /* With the volume lock held, check saying why it needs a certificate. */
 static int issue_locked(const km_settings *s, const km_vol_check *check, char *issued, size_t issued_size,
                         char *errstr, size_t n)
@@ -92,6 +119,11 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.san = s->san;
     rq.key_type = s->key_type;
     rq.validity_days = (int)s->validity_days;
+    /* mtls.validity (90d, 12h, 30m) wins over mtls.validity.days; it was
+     * checked when set. A renew window as long as the lifetime would renew
+     * every certificate as soon as it is issued. */
+    if (!lifetime_ok(s, &rq, errstr, n))
+        goto done;
     rq.store_password = store;
     rq.renewing = check->leaf; /* its subject and SANs are kept unless configured */
     if (!km_issue(&rq, &res, &st)) {
@@ -186,7 +218,7 @@ static void warn(rd_kafka_t *rk, const km_settings *s, const char *fmt, const ch
     char line[1024];
 
     snprintf(line, sizeof(line), fmt, a, b);
-    s->rdk->log_print(rk, 4, "MTLS", line);
+    km_client_log_line(&s->log, rk, 4, line);
 }
 
 /* Issuance properties without an issuer would be ignored, and the only
@@ -201,6 +233,7 @@ static int issuance_config_ok(const km_settings *s, char *errstr, size_t n)
         { KAFKA_MTLS_PROP_SAN, s->san != NULL },
         { KAFKA_MTLS_PROP_KEY_TYPE, s->key_type != NULL },
         { KAFKA_MTLS_PROP_VALIDITY_DAYS, s->validity_days != 0 },
+        { KAFKA_MTLS_PROP_VALIDITY, s->validity != NULL },
         { KAFKA_MTLS_PROP_KEYSTORE_PASSWORD_FILE, s->keystore_password_file != NULL },
         { KAFKA_MTLS_PROP_CA_KEY_PASSWORD, s->ca_key_password != NULL },
         { KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE, s->ca_key_password_file != NULL },
@@ -295,7 +328,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             if (state == KM_CERT_RENEW) {
                 warn(rk, s, "kafka-mtls: could not renew the client certificate %s, which expires on %s: "
                          "using it as it is; the reason follows", b->subject, b->not_after);
-                s->rdk->log_print(rk, 4, "MTLS", errstr);
+                km_client_log_line(&s->log, rk, 4, errstr);
                 return 1;
             }
             km_pem_bundle_clear(b);
@@ -308,6 +341,6 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         return found == KM_VOL_WRITING && wait_for_writer(s, b, errstr, n);
     }
     if (issued[0] != '\0')
-        s->rdk->log_print(rk, 5, "MTLS", issued);
+        km_client_log_line(&s->log, rk, 5, issued);
     return km_keysource_load(s, 1, b, &reason, errstr, n) && warn_other_ca(rk, s, b);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -38,6 +39,32 @@ static char *bio_to_string(BIO *b, size_t *len)
     return s;
 }
 
+/* A stack holding references to certs[from, to), or NULL. */
+static STACK_OF(X509) *certs_ref(STACK_OF(X509) *certs, int from, int to)
+{
+    STACK_OF(X509) *out = sk_X509_new_reserve(NULL, to - from > 0 ? to - from : 1);
+
+    for (int i = from; out != NULL && i < to; i++) {
+        X509 *x = sk_X509_value(certs, i);
+
+        if (!X509_up_ref(x)) {
+            sk_X509_pop_free(out, X509_free);
+            return NULL;
+        }
+        sk_X509_push(out, x); /* reserved: cannot fail */
+    }
+    return out;
+}
+
+static STACK_OF(X509) *certs_copy(const STACK_OF(X509) *certs, int *ok)
+{
+    STACK_OF(X509) *out = certs != NULL ? certs_ref((STACK_OF(X509) *)certs, 0, sk_X509_num(certs)) : NULL;
+
+    if (certs != NULL && out == NULL)
+        *ok = 0;
+    return out;
+}
+
 static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
 {
     BIO *b = BIO_new(BIO_s_mem());
@@ -67,7 +94,9 @@ int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *tru
          (b->key = bio_to_secret(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(chain, 0, 1)) != NULL &&
          (n < 2 || (b->chain = certs_pem(chain, 0, n)) != NULL) &&
          (sk_X509_num(trusted) <= 0 || (b->trusted = certs_pem(trusted, 0, sk_X509_num(trusted))) != NULL) &&
-         X509_up_ref(leaf);
+         (b->certs = certs_ref(chain, 0, n)) != NULL &&
+         (sk_X509_num(trusted) <= 0 || (b->trust = certs_ref(trusted, 0, sk_X509_num(trusted))) != NULL) &&
+         EVP_PKEY_up_ref(key) && (b->pkey = key) != NULL && X509_up_ref(leaf);
     BIO_free(kb);
     if (!ok) {
         km_pem_bundle_clear(b);
@@ -102,6 +131,11 @@ int km_pem_bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
     dst->trusted = dup_or_null(src->trusted, &ok);
     if (src->leaf_cert != NULL && X509_up_ref(src->leaf_cert))
         dst->leaf_cert = src->leaf_cert;
+    if (src->pkey != NULL && EVP_PKEY_up_ref(src->pkey))
+        dst->pkey = src->pkey;
+    ok = ok && (src->pkey == NULL || dst->pkey != NULL);
+    dst->certs = certs_copy(src->certs, &ok);
+    dst->trust = certs_copy(src->trust, &ok);
     memcpy(dst->subject, src->subject, sizeof(dst->subject));
     memcpy(dst->not_after, src->not_after, sizeof(dst->not_after));
     if (!ok)
@@ -116,5 +150,8 @@ void km_pem_bundle_clear(km_pem_bundle *b)
     OPENSSL_free(b->chain);
     OPENSSL_free(b->trusted);
     X509_free(b->leaf_cert);
+    EVP_PKEY_free(b->pkey);   /* the last reference cleanses the key */
+    sk_X509_pop_free(b->certs, X509_free);
+    sk_X509_pop_free(b->trust, X509_free);
     memset(b, 0, sizeof(*b));
 }

@@ -13,6 +13,12 @@ typedef struct km_pem_bundle {
     char *chain;      /* leaf + intermediates PEM; NULL when the leaf is all */
     char *trusted;    /* trusted CA certificates PEM; NULL when none */
     X509 *leaf_cert;  /* for expiry decisions */
+    /* The same material decoded (references, not copies), for the SSL_CTX
+     * the plugin builds itself under mtls.rotation=live: no second decode
+     * of the PEM text above. */
+    EVP_PKEY *pkey;
+    STACK_OF(X509) *certs;   /* leaf first, then what is sent of its chain */
+    STACK_OF(X509) *trust;   /* NULL when none */
     char subject[256];
     char not_after[32];
     /* the per-process cache entry it was read into or from (material_cache.h) */

@@ -11,6 +11,7 @@
 #include "app_material.h"
 #include "apply.h"
 #include "settings.h"
+#include "tls_options.h"
 
 #define PLUGIN_NAME "kafka-mtls"
 
@@ -19,7 +20,9 @@ static rd_kafka_resp_err_t register_on(rd_kafka_conf_t *conf, km_settings *s);
 static rd_kafka_conf_res_t on_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val,
                                        char *errstr, size_t errstr_size, void *opaque)
 {
-    (void)conf;
+    /* what mtls.rotation=live cannot honour fails here, not at client creation */
+    if (km_tls_option_refused(opaque, conf, name, val, errstr, errstr_size))
+        return RD_KAFKA_CONF_INVALID;
     return km_settings_set(opaque, name, val, errstr, errstr_size);
 }
 

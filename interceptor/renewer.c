@@ -16,6 +16,7 @@
 #include "kmtls/fingerprint.h"
 #include "kmtls/issuer.h"
 #include "renewer.h"
+#include "volume_watch.h"
 
 #define PLUGIN_NAME "kafka-mtls"
 #define RETRY_SECONDS 60
@@ -59,7 +60,7 @@ static int sleep_until(km_renewer *r, time_t until)
 
 static void log_line(km_renewer *r, int level, const char *line)
 {
-    r->s->rdk->log_print(r->rk, level, "MTLS", line);
+    km_client_log_line(&r->s->log, r->rk, level, line);
 }
 
 /* The volume's renew window start, read through the provider. */
@@ -81,7 +82,10 @@ static time_t volume_window(km_renewer *r, km_vol_state *state)
 static void *run(void *arg)
 {
     km_renewer *r = arg;
-    int issuer = km_is_issuer(r->s), warned = 0;
+    /* under mtls.rotation=live the running client moves to what is renewed
+     * and rotation.c warns about the certificate in use: only the volume's
+     * own renew window matters here */
+    int issuer = km_is_issuer(r->s), warned = km_settings_live(r->s);
     char line[1200], said[1024] = "";
 
     for (;;) {
@@ -113,6 +117,7 @@ static void *run(void *arg)
             if (km_issue_if_needed(r->s, line, sizeof(line), err, sizeof(err))) {
                 if (line[0] != '\0')
                     log_line(r, 5, line);
+                km_volume_changed(km_settings_source(r->s)); /* live clients look at once */
                 volume_window(r, &state);
                 said[0] = '\0';
             } else if (strcmp(err, said) != 0) {

@@ -50,6 +50,8 @@ typedef struct prop {
 
 static int check_alias(const char *value, km_status *st);
 static int check_store_type(const char *value, km_status *st);
+static int check_rotation(const char *value, km_status *st);
+static int check_existing(const char *value, km_status *st);
 static int check_bool(const char *value, km_status *st);
 
 #define SLOT(field) offsetof(km_settings, field)
@@ -85,6 +87,11 @@ static const prop props[] = {
     { KAFKA_MTLS_PROP_VALIDITY_DAYS, PROP_NUMBER, SLOT(validity_days), NULL, 1, KM_MAX_VALIDITY_DAYS, "days" },
     { KAFKA_MTLS_PROP_RENEW_BEFORE, PROP_TEXT, SLOT(renew_before), km_renew_before_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_KEYSTORE_PASSWORD_FILE, PROP_PATH_FILE, SLOT(keystore_password_file), NULL, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_VALIDITY, PROP_TEXT, SLOT(validity), km_validity_check, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_ROTATION, PROP_TEXT, SLOT(rotation), check_rotation, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_ROTATION_EXISTING, PROP_TEXT, SLOT(rotation_existing), check_existing, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_ROTATION_POLL_MS, PROP_NUMBER, SLOT(rotation_poll_ms), NULL, 10, 3600000, "milliseconds" },
+    { KAFKA_MTLS_PROP_ROTATION_DRAIN_MS, PROP_NUMBER, SLOT(drain_timeout_ms), NULL, 100, 600000, "milliseconds" },
     { KAFKA_MTLS_ENV_VOLUME, PROP_ENVIRONMENT, SLOT(env_volume), NULL, 0, 0, NULL },
 };
 
@@ -115,6 +122,8 @@ km_settings *km_settings_new(void)
 
     if (s != NULL) {
         s->wait_ms = KAFKA_MTLS_WAIT_MS_DEFAULT;
+        s->rotation_poll_ms = KAFKA_MTLS_ROTATION_POLL_MS_DEFAULT;
+        s->drain_timeout_ms = KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT;
         s->memfd = -1;
     }
     return s;
@@ -246,6 +255,25 @@ static int check_store_type(const char *value, km_status *st)
                    value);
 }
 
+static int check_rotation(const char *value, km_status *st)
+{
+    return strcmp(value, "restart") == 0 || strcmp(value, "live") == 0 ||
+           km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "\"%s\": expected restart (a new client instance picks up a "
+                   "new certificate) or live (the running client moves to it)", value);
+}
+
+static int check_existing(const char *value, km_status *st)
+{
+    return strcmp(value, "move") == 0 || strcmp(value, "keep") == 0 ||
+           km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "\"%s\": expected move (connections move to the new "
+                   "certificate, one at a time) or keep (they keep the old one until they close)", value);
+}
+
+int km_settings_live(const km_settings *s)
+{
+    return s->rotation != NULL && strcmp(s->rotation, "live") == 0;
+}
+
 static int parse_number(const prop *p, const char *value, long *out, char *errstr, size_t errstr_size)
 {
     char *end;
@@ -312,23 +340,33 @@ static const prop *prop_named(const char *name, int environment)
 static int window_ok(const km_settings *s, const char *name, const char *value, char *errstr,
                      size_t errstr_size)
 {
-    const char *rb_spec = s->renew_before;
-    long days = s->validity_days;
+    const char *rb_spec = s->renew_before, *validity = s->validity;
+    long days = s->validity_days, lifetime = 0;
     km_renew_before rb;
     km_status st = { 0 };
-    char err[256];
+    char err[256], given[64];
 
     if (strcmp(name, KAFKA_MTLS_PROP_RENEW_BEFORE) == 0)
         rb_spec = value;
     else if (strcmp(name, KAFKA_MTLS_PROP_VALIDITY_DAYS) == 0)
         days = strtol(value, NULL, 10);
+    else if (strcmp(name, KAFKA_MTLS_PROP_VALIDITY) == 0)
+        validity = value;
     else
         return 1;
-    if (rb_spec == NULL || days <= 0 || !km_renew_before_parse(rb_spec, &rb, err, sizeof(err)) ||
-        km_renew_window_check(days * 86400L, &rb, &st))
+    /* mtls.validity (90d, 12h, 30m) wins over mtls.validity.days */
+    if (validity != NULL && !km_validity_parse(validity, &lifetime, err, sizeof(err)))
         return 1; /* a bad value is the row's check to refuse */
-    snprintf(errstr, errstr_size, "%s=%s with %s=%ld: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, rb_spec,
-             KAFKA_MTLS_PROP_VALIDITY_DAYS, days, st.msg);
+    if (validity == NULL)
+        lifetime = days * 86400L;
+    if (rb_spec == NULL || lifetime <= 0 || !km_renew_before_parse(rb_spec, &rb, err, sizeof(err)) ||
+        km_renew_window_check(lifetime, &rb, &st))
+        return 1;
+    if (validity != NULL)
+        snprintf(given, sizeof(given), "%s=%s", KAFKA_MTLS_PROP_VALIDITY, validity);
+    else
+        snprintf(given, sizeof(given), "%s=%ld", KAFKA_MTLS_PROP_VALIDITY_DAYS, days);
+    snprintf(errstr, errstr_size, "%s=%s with %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, rb_spec, given, st.msg);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <librdkafka/rdkafka.h>
 
+#include "client_log.h"
 #include "rdkafka_host.h"
 
 typedef struct km_settings {
@@ -41,6 +42,13 @@ typedef struct km_settings {
     long validity_days;        /* mtls.validity.days (0: default) */
     char *renew_before;        /* mtls.renew.before */
     char *keystore_password_file; /* mtls.keystore.password.file */
+    char *validity;            /* mtls.validity: 90d, 12h, 30m (wins over mtls.validity.days) */
+    /* live rotation: the plugin's own TLS under librdkafka (live.c) */
+    char *rotation;            /* mtls.rotation: "restart" (default) or "live" */
+    char *rotation_existing;   /* mtls.rotation.existing: "move" (default) or "keep" */
+    long rotation_poll_ms;     /* mtls.rotation.poll.ms */
+    long drain_timeout_ms;     /* mtls.rotation.drain.timeout.ms */
+    km_client_log log;         /* where this client's lines go, read at on_new */
     int applying;              /* set while the plugin itself sets properties */
     int memfd;                 /* certificate chain handed to librdkafka, or -1 */
 } km_settings;
@@ -61,6 +69,9 @@ rd_kafka_conf_res_t km_settings_set(km_settings *s, const char *name, const char
  * and the name of the property that set it, for messages. */
 const char *km_settings_source(const km_settings *s);
 const char *km_settings_source_property(const km_settings *s);
+
+/* mtls.rotation=live */
+int km_settings_live(const km_settings *s);
 
 /* Remembers KAFKA_MTLS_VOLUME (checked only if it ends up being used). */
 int km_settings_from_env(km_settings *s);
