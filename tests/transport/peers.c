@@ -81,10 +81,17 @@ static void remember(mtls_peer *p, int add)
 
 void mtls_peer_start(mtls_peer *p, const char *tls_max)
 {
+    mtls_peer_start_as(p, tls_max, "server");
+}
+
+void mtls_peer_start_as(mtls_peer *p, const char *tls_max, const char *server)
+{
     const char *script_dir = env_or_die("KMTLS_PEER_DIR");
     const char *tmp = getenv("TMPDIR");
-    char cmd[4 * PATH_MAX], out[8192];
+    char cmd[4 * PATH_MAX], out[8192], crt[PATH_MAX], key[PATH_MAX];
 
+    snprintf(crt, sizeof(crt), "%s/server.crt", server);
+    snprintf(key, sizeof(key), "%s/server.key", server);
     memset(p, 0, sizeof(*p));
     snprintf(p->dir, sizeof(p->dir), "%s/kmtls-transport-peer.XXXXXX", tmp ? tmp : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(p->dir));
@@ -96,8 +103,7 @@ void mtls_peer_start(mtls_peer *p, const char *tls_max)
         snprintf(cmd, sizeof(cmd),
                  "PEER_DIR='%s' %s%s '%s/mtls-peer.sh' start '%s' '%s' '%s' %d 2>&1", p->dir,
                  tls_max ? "PEER_TLS_MAX=" : "", tls_max ? tls_max : "", script_dir,
-                 cert_path("ca/ca.crt"), cert_path("server/server.crt"),
-                 cert_path("server/server.key"), p->port);
+                 cert_path("ca/ca.crt"), cert_path(crt), cert_path(key), p->port);
         int rc = run_capture(cmd, out, sizeof(out));
         if (rc == 3)
             continue;   /* the port was taken meanwhile: pick another */

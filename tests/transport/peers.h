@@ -24,6 +24,9 @@ typedef struct mtls_peer {
 
 /* tls_max: NULL, or e.g. "TLSv1.2" (PEER_TLS_MAX). */
 void mtls_peer_start(mtls_peer *p, const char *tls_max);
+/* The same with the broker certificate of $KMTLS_TRANSPORT_CERTS/<server>/
+ * (server.crt, server.key) instead of server/. */
+void mtls_peer_start_as(mtls_peer *p, const char *tls_max, const char *server);
 void mtls_peer_stop(mtls_peer *p);
 /* stunnel.log's size now: a mark for mtls_peer_wait_accepted */
 long mtls_peer_mark(const mtls_peer *p);
