@@ -41,6 +41,7 @@ static const OSSL_ITEM reason_strings[] = {
     { KAFKA_MTLS_R_LAYOUT, "unrecognised volume layout" },
     { KAFKA_MTLS_R_TOO_LARGE, "file too large" },
     { KAFKA_MTLS_R_INTERNAL, "internal error" },
+    { KAFKA_MTLS_R_INSECURE, "insecure" }, /* a refused symlink or owner (kmtls/safe_path.h) */
     { 0, NULL }
 };
 

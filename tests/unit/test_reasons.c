@@ -232,6 +232,18 @@ static provoked too_large(void)
     return (provoked){ uri_of(in_dir("huge.p12"), NULL), 0, "huge.p12: 5242880 bytes, more than the", NULL };
 }
 
+/* A store file owned by another user: whoever owns it picks the key and
+ * the trusted CAs (kmtls/safe_path.h). Run as root, as CI does. */
+static provoked insecure(void)
+{
+    const char *vol = seed_copy("v", 1);
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/client-p12.keystore.jks", vol);
+    tu_run(geteuid() == 0 ? "chown 65534 '%s'" : "echo 'test_reasons: insecure needs root' >&2; false", path);
+    return (provoked){ uri_of(vol, NULL), 0, "client-p12.keystore.jks: owned by", NULL };
+}
+
 /* The algorithms come from the application's providers; without
  * "default" the JKS integrity digest cannot be computed: a libcrypto
  * failure, reported as one. */
@@ -275,6 +287,7 @@ static const struct {
     { KAFKA_MTLS_R_LAYOUT, "LAYOUT", layout, "volume.c" },
     { KAFKA_MTLS_R_TOO_LARGE, "TOO_LARGE", too_large, "files.c" },
     { KAFKA_MTLS_R_INTERNAL, "INTERNAL", internal, "jks.c" },
+    { KAFKA_MTLS_R_INSECURE, "INSECURE", insecure, "safe_path.c" },
 };
 
 #define NREASONS ((int)(sizeof(reasons) / sizeof(reasons[0])))
@@ -300,7 +313,9 @@ END_TEST
 /* A reason added to the contract without a case here fails the suite. */
 START_TEST(every_reason_has_a_case)
 {
-    for (int r = KAFKA_MTLS_R_BAD_URI; r <= KAFKA_MTLS_R_INTERNAL; r++) {
+    for (int r = KAFKA_MTLS_R_BAD_URI; r <= KAFKA_MTLS_R_INSECURE; r++) {
+        if (r > KAFKA_MTLS_R_INTERNAL && r != KAFKA_MTLS_R_INSECURE)
+            continue; /* issuance's own reasons: never the provider's */
         int found = 0;
 
         for (int i = 0; i < NREASONS; i++)
