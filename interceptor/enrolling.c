@@ -62,9 +62,10 @@ int km_enrol_config_ok(const km_settings *s, char *errstr, size_t n)
                  KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
         return 0;
     }
-    if (s->validity_days != 0) {
+    if (s->validity_days != 0 || s->validity != NULL) {
         snprintf(errstr, n, "kafka-mtls: %s is a local CA's lifetime; with %s ask the service for one with %s",
-                 KAFKA_MTLS_PROP_VALIDITY_DAYS, KAFKA_MTLS_PROP_ENROL_URL, KAFKA_MTLS_PROP_ENROL_NOT_AFTER);
+                 s->validity != NULL ? KAFKA_MTLS_PROP_VALIDITY : KAFKA_MTLS_PROP_VALIDITY_DAYS,
+                 KAFKA_MTLS_PROP_ENROL_URL, KAFKA_MTLS_PROP_ENROL_NOT_AFTER);
         return 0;
     }
     return 1;
