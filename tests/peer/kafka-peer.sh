@@ -39,6 +39,10 @@
 #                  A value starting with '+' is added to that default
 #                  (SUPER_USERS='+User:CN=admin'); any other replaces it.
 #   PEER_SERVER_PROPERTIES  lines appended to server.properties
+#   PEER_JAVA_OPTS  more JVM options for the broker (not its tools), split at
+#                  spaces, e.g. -Djavax.net.debug=ssl:handshake: the JDK then
+#                  logs into kafka.log every client certificate it receives,
+#                  serial number included ("Consuming client Certificate")
 #   KAFKA_PEER_HOME  a Kafka installation of that version (with
 #                  libs/kafka_2.13-<VERSION>.jar, e.g. an unpacked release; not
 #                  KAFKA_HOME, which is kafka09-peer.sh's); otherwise `mvn`
@@ -456,7 +460,8 @@ fi
 # Small heap, serial GC, C1 only: starts faster and is plenty for tests.
 BASE_JOPTS=(-Xmx256m -Xss1m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
             -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true)
-JOPTS=("${BASE_JOPTS[@]}" "$LOGOPT" -cp "$CP")
+# shellcheck disable=SC2206 # options split at spaces, as documented
+JOPTS=("${BASE_JOPTS[@]}" ${PEER_JAVA_OPTS:-} "$LOGOPT" -cp "$CP")
 
 # Key and trust stores from the given PEMs (nothing new is generated).  The
 # keystore first: it also checks that CERT and KEY belong together.

@@ -90,3 +90,25 @@ new_topic() {
   out=$(env -u LD_PRELOAD "$WORLD_PEER_SCRIPT" topic "$WORLD_PEER" "$1" "${2:-1}" 2>&1) ||
     { fail "creating topic $1" "$out"; exit 1; }
 }
+# serials_seen: the serial of every client certificate the broker received,
+# in order (the leaf of each "Consuming client Certificate" message that the
+# JDK logs into kafka.log with javax.net.debug=ssl:handshake, which world.sh
+# turns on), one per line, upper-case hex without colons or leading zeros.
+serials_seen() {
+  awk '/Consuming client Certificate handshake message/ { want = 1; next }
+       want && /"serial number"/ { s = $0; sub(/.*"serial number" *: *"/, "", s); sub(/".*/, "", s)
+                                   gsub(/:/, "", s); s = toupper(s); sub(/^0+/, "", s); print s; want = 0 }' \
+    "$WORLD_PEER/kafka.log" 2>/dev/null
+}
+# broker_saw SERIAL: the broker has received a client certificate with
+# SERIAL (hex, as openssl prints it); the JDK logs it during the handshake:
+# wait up to 15 s.
+broker_saw() {
+  local want i
+  want=$(tr a-f A-F <<<"${1//:/}" | sed 's/^0*//')
+  for (( i = 0; i < 150; i++ )); do
+    serials_seen | grep -xF -- "$want" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

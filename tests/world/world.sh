@@ -60,8 +60,12 @@ if out=$(timeout -k 10 1800 env -u LD_PRELOAD "$STEP_PEER" fetch 2>&1); then
     WORLD_STEP_PKI=$P || echo "# no CA service: cannot make its intermediate"
 else echo "# no CA service: step-ca-peer.sh fetch: $(tail -n 1 <<<"$out")"; fi
 
-# ---- start it (stopped on exit, even by SIGKILL: lib.sh's watchdog)
+# ---- start it (stopped on exit, even by SIGKILL: lib.sh's watchdog). The
+# JDK logs every client certificate the broker receives, serial included,
+# into kafka.log (lib.sh: serials_seen): what a scenario needs to see which
+# certificate a running client presented after a rotation.
 export KAFKA_VERSION=$VERSION
+PEER_JAVA_OPTS=-Djavax.net.debug=ssl:handshake \
 PEER_CERT=$WORK/broker/broker.crt PEER_KEY=$WORK/broker/broker.key start_peer_in kafka 1 "Apache Kafka $VERSION"
 super=$(sed -n 's/^SUPER_USER //p' "$WORK/kafka.out")
 started=$(sed -n 's/^STARTED_MS //p' "$WORK/kafka.out")
