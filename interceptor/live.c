@@ -61,6 +61,8 @@ static void live_free(km_live *l)
         return;
     km_volume_watch_stop(l->watch);   /* no rotation runs after this */
     km_transport_free(l->transport);  /* closes librdkafka's ends it still holds */
+    if (l->held)
+        km_cache_release(l->held_digest);
     km_pem_bundle_clear(&l->in_use);
     km_tls_options_clear(&l->tls);
     km_settings_free(l->s);

@@ -22,6 +22,11 @@ typedef struct km_live {
     km_volume_watch *watch;
     /* the watcher's thread only, after creation: */
     km_pem_bundle in_use;    /* the material of the current generation */
+    /* the process cache's entry of in_use once a rotation made it: held
+     * while this client uses it (material_cache.h; the first generation's
+     * is held by apply.c until the client is destroyed) */
+    unsigned char held_digest[32];
+    int held;
     uint64_t generation;
     km_cache_key seen;       /* the volume's fingerprint when last read */
     km_renew_before rb;

@@ -99,6 +99,12 @@ static void rotate(km_live *l, km_pem_bundle *b)
     km_pem_bundle_clear(&l->in_use);
     l->in_use = *b;           /* taken over */
     memset(b, 0, sizeof(*b));
+    /* the cache keeps a key only while a client uses it: hold the new
+     * entry, let the replaced one go (which clears what nobody holds) */
+    if (l->held)
+        km_cache_release(l->held_digest);
+    if ((l->held = km_cache_hold(&l->in_use)) != 0)
+        memcpy(l->held_digest, l->in_use.cache_digest, sizeof(l->held_digest));
     l->refused[0] = '\0';
     l->window_warned = 0;
 }
@@ -120,16 +126,19 @@ void km_rotation_check(km_live *l)
         l->seen = now;
         refuse(l, reason == KAFKA_MTLS_R_NOT_READY ? LOG_INFO : LOG_WARNING,
                strncmp(err, "kafka-mtls: ", 12) == 0 ? err + 12 : err);
+        km_cache_sweep(); /* nothing read is kept */
         return;
     }
     l->seen = now;
     if (same_material(&b, &l->in_use)) {
         km_pem_bundle_clear(&b);
+        km_cache_sweep();
         l->refused[0] = '\0';
         warn_window(l);
         return;
     }
     rotate(l, &b);
-    km_pem_bundle_clear(&b);
+    km_pem_bundle_clear(&b); /* empty unless refused */
+    km_cache_sweep();        /* what was read and refused is not kept */
     warn_window(l);
 }
