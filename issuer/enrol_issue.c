@@ -62,10 +62,10 @@ int km_svc_token_file_check(const char *path, km_status *st)
     return 1;
 }
 
-int km_svc_request_check(const km_svc_request *rq, km_status *st)
+/* The request's fields, all but the root file's content. */
+static int check_fields(const km_svc_request *rq, km_status *st)
 {
     char alias[KM_MAX_ALIAS + 1];
-    STACK_OF(X509) *roots;
 
     if (!km_svc_built())
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "this kafka-mtls was built without enrolment "
@@ -79,9 +79,6 @@ int km_svc_request_check(const km_svc_request *rq, km_status *st)
     if (rq->root == NULL)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "the CA service needs its root certificate "
                        "(mtls.enrol.ca.location, --enrol-ca)");
-    if ((roots = km_read_certs_pem(rq->libctx, rq->root, "CA service root", st)) == NULL)
-        return 0;
-    sk_X509_pop_free(roots, X509_free);
     if (rq->timeout_ms < 0 || rq->timeout_ms > 600000)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "timeout %ld ms: expected 1 to 600000", rq->timeout_ms);
     return (rq->key_type == NULL || km_key_type_check(rq->key_type, st)) &&
@@ -89,6 +86,16 @@ int km_svc_request_check(const km_svc_request *rq, km_status *st)
            (rq->san == NULL || km_san_check(rq->san, st)) &&
            (rq->not_after == NULL || km_svc_not_after_check(rq->not_after, st)) &&
            km_alias_resolve(rq->volume, rq->alias, alias, sizeof(alias), st);
+}
+
+int km_svc_request_check(const km_svc_request *rq, km_status *st)
+{
+    STACK_OF(X509) *roots;
+
+    if (!check_fields(rq, st) || (roots = km_read_certs_pem(rq->libctx, rq->root, "CA service root", st)) == NULL)
+        return 0;
+    sk_X509_pop_free(roots, X509_free);
+    return 1;
 }
 
 static double now_ms(void)
@@ -187,7 +194,7 @@ int km_svc_issue(const km_svc_request *rq, km_svc_result *res, km_status *st)
     int ok = 0;
 
     memset(res, 0, sizeof(*res));
-    if (!km_svc_request_check(rq, st) || !km_alias_resolve(rq->volume, rq->alias, alias, sizeof(alias), st))
+    if (!check_fields(rq, st) || !km_alias_resolve(rq->volume, rq->alias, alias, sizeof(alias), st))
         return 0;
     if (!km_key_spec_parse(rq->key_type, &ks, key_err, sizeof(key_err)))
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "%s", key_err);

@@ -73,7 +73,9 @@ static int service_failed(km_enrol_reason r, const char *err, km_status *st)
 
 static km_enrol_service service_of(const km_svc_request *rq)
 {
-    km_enrol_service svc = { .url = rq->url, .ca_file = rq->root, .chain_ca_file = rq->root,
+    /* one root file verifies the service and the chain it issues
+     * (chain_ca_file NULL: ca_file's, loaded once) */
+    km_enrol_service svc = { .url = rq->url, .ca_file = rq->root, .chain_ca_file = NULL,
                              .timeout_ms = rq->timeout_ms };
     return svc;
 }

@@ -7,8 +7,9 @@
 # volume, as a sidecar or a first client start is. The service is smallstep
 # step-ca on loopback (tests/peer/step-ca-peer.sh), a fresh one-time token
 # per run, minted before the clock starts. The target: enrolment <= local
-# issuance + one loopback HTTPS round trip (a sign request made with curl,
-# its own TLS handshake included; curl's time_total, not its process start).
+# issuance + one loopback HTTPS round trip (a sign request made with curl in
+# every round, its own TLS handshake included; curl's time_total, not its
+# process start).
 # A benchmark, never a test: it asserts nothing.
 #   meson test -C build --benchmark --suite enrol    or    KMTLS_BUILD=build tests/bench/enrol.sh
 set -uo pipefail
@@ -35,7 +36,7 @@ SVC=(--enrol-url "$URL" --enrol-ca "$W/pki/root.crt")
 mkdir -m 700 "$W/v"
 
 # every token of the run, before any clock starts (the step CLI takes ~0.1 s each)
-for i in $(seq $((RUNS * 2 + RUNS))); do
+for i in $(seq $((RUNS * 4))); do
   ( umask 077; "$STEP" token "$W/step" "Callisto kafka-producer" >"$W/token.$i" ) || exit 1
 done
 # (a counter of the main shell: never taken in a $(...) subshell, whose
@@ -66,19 +67,17 @@ rest() {
 }
 label() { case $1 in ec:P-256) echo "EC P-256" ;; rsa:2048) echo "RSA-2048" ;; *) echo "$1" ;; esac; }
 
-# curl's sign round trip: a CSR and a token per request, made beforehand
-# (run in $(...): the tokens after those the issuances used)
-rtt() {
-  local i
-  for i in $(seq "$RUNS"); do
-    next_token=$((next_token + 1))
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
-      -subj "/CN=Callisto kafka-producer" -out "$W/rtt.csr" 2>/dev/null
-    python3 -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "ott": open(sys.argv[2]).read().strip()}))' \
-      "$W/rtt.csr" "$W/token.$next_token" >"$W/rtt.json"
-    curl -s --http1.1 --cacert "$W/pki/root.crt" -o /dev/null -w '%{time_total}\n' --data-binary "@$W/rtt.json" \
-      -H 'Content-Type: application/json' "$URL/1.0/sign" | awk '{ printf "%.1f\n", $1 * 1000 }'
-  done | median
+# rtt_one: one sign request by curl (a CSR and a token made before the
+# clock starts), its time_total in ms; taken in every round, beside the
+# issuances, so that it sees the same load
+rtt_one() {
+  next_token=$((next_token + 1))
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj "/CN=Callisto kafka-producer" -out "$W/rtt.csr" 2>/dev/null
+  python3 -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "ott": open(sys.argv[2]).read().strip()}))' \
+    "$W/rtt.csr" "$W/token.$next_token" >"$W/rtt.json"
+  curl -s --http1.1 --cacert "$W/pki/root.crt" -o /dev/null -w '%{time_total}\n' --data-binary "@$W/rtt.json" \
+    -H 'Content-Type: application/json' "$URL/1.0/sign" | awk '{ printf "%.1f\n", $1 * 1000 }'
 }
 health() {
   for i in $(seq "$RUNS"); do
@@ -99,6 +98,7 @@ for kt in ec:P-256 rsa:2048; do
     else
       one service "$kt" "$i" >>"$W/service-$kt.ms"; one local "$kt" "$i" >>"$W/local-$kt.ms"
     fi
+    rtt_one >>"$W/rtt.ms"
   done
   loc=$(median <"$W/local-$kt.ms") svc=$(median <"$W/service-$kt.ms")
   loc_kg=$(field local "$kt" 's/.* key generation \([0-9.]*\),.*/\1/p')
@@ -109,7 +109,7 @@ for kt in ec:P-256 rsa:2048; do
   row "" "" "of which the exchange with step-ca $svc_ms ms; key generation $svc_kg ms (local: $loc_kg ms)"
   row "" "" "all but the key generation: $svc_rest ms against local $loc_rest ms ($(signed "$svc_rest - $loc_rest") ms)"
 done
-sign_rtt=$(rtt) health_rtt=$(health)
+sign_rtt=$(median <"$W/rtt.ms") health_rtt=$(health)
 seed=$(for i in $(seq 5); do t0=$(ns); "$V" seed PKCS12 "$W/ca" "$W/seed$i/client$i" >/dev/null 2>&1 || exit 1
       calc "($(ns) - $t0) / 1000000"; echo; done | median)
 for kt in ec:P-256 rsa:2048; do
