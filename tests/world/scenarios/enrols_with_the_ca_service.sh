@@ -54,6 +54,9 @@ if [[ $(stat -c %a "$vol") == 700 && $(stat -c %a "$vol/kafka-producer.keystore.
       $(stat -c %a "$vol/kafka-producer_creds") == 600 ]]; then
   ok "kafka-producer/ was made 0700, its files 0600, as local issuance makes them"
 else fail "modes: $(stat -c '%a %n' "$vol" "$vol"/*)"; fi
+if ! grep -qF -- "$(cut -d. -f2 "$WORK/tokens/kafka-producer.token")" <<<"$out"; then
+  ok "the token is in none of the client's output"
+else fail "the client's output holds the token"; fi
 if why=$(no_ca_key_on_client "$vol" "$WORK/producer.properties" "$WORK/tokens/kafka-producer.token"); then
   ok "no CA key on the client: its configuration and token name none, the volume holds only its own key"
 else fail "a key on the client: $why"; fi
