@@ -5,6 +5,8 @@
 #   broker-dns/  a broker certificate naming only DNS:broker.invalid (a client
 #                that connects to 127.0.0.1 finds the name wrong)
 #   crl/ca.crl   a CRL of ca/ revoking server/server.crt
+#   java/app-v1.p12  app-v1's key and chain as a PKCS#12 keystore (password
+#                in java/password), for Java-style ssl.keystore.* properties
 set -euo pipefail
 out=$(realpath -m "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,4 +40,8 @@ openssl ca -config crl/ca.cnf -keyfile ca/ca.key -passin file:ca/ca.pass -cert c
 openssl ca -config crl/ca.cnf -keyfile ca/ca.key -passin file:ca/ca.pass -cert ca/ca.crt \
   -gencrl -out crl/ca.crl >/dev/null 2>&1
 grep -q BEGIN crl/ca.crl
+mkdir java
+openssl rand -hex 12 >java/password
+openssl pkcs12 -export -in app-v1/tls.crt -inkey app-v1/tls.key -name app-v1 -out java/app-v1.p12 \
+  -passout file:java/password 2>/dev/null
 cd .. && rm -rf "$out" && mv "$out.tmp" "$out"

@@ -392,6 +392,36 @@ START_TEST(ssl_settings_are_honoured)
 }
 END_TEST
 
+/* A Java client's ssl.* properties (a PKCS#12 keystore, its password, a
+ * truststore, and Java's empty ssl.endpoint.identification.algorithm: no
+ * host name check) drive the plugin's TLS as they drive the plugin. */
+START_TEST(java_style_properties_work_live)
+{
+    long mark = mtls_peer_mark(&peer_dns);
+    rd_kafka_conf_t *conf = live_conf(NULL, bootstrap_of(peer_dns.port));
+    char password[64] = "";
+    FILE *f = fopen(cert_path("java/password"), "r");
+    rd_kafka_t *rk;
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(password, sizeof(password), f));
+    fclose(f);
+    password[strcspn(password, "\n")] = '\0';
+    conf_set(conf, "security.protocol", "SSL");
+    conf_set(conf, "ssl.keystore.location", cert_path("java/app-v1.p12"));
+    conf_set(conf, "ssl.keystore.password", password);
+    conf_set(conf, "ssl.key.password", password);
+    conf_set(conf, "ssl.keystore.type", "PKCS12");
+    conf_set(conf, "ssl.truststore.location", cert_path("ca/ca.crt"));
+    conf_set(conf, "ssl.endpoint.identification.algorithm", "");
+    rk = client_new(RD_KAFKA_PRODUCER, conf);
+    /* the broker names broker.invalid, not 127.0.0.1: Java's empty value lets it pass */
+    ck_assert_int_eq(produce_n(rk, "live", "java", 5, 15000), 5);
+    ck_assert(mtls_peer_wait_log(&peer_dns, mark, "Certificate accepted at depth=0: CN=app-v1", 5000));
+    rd_kafka_destroy(rk);
+}
+END_TEST
+
 /* Every client kind goes through the plugin's TLS. */
 START_TEST(every_client_kind_connects)
 {
@@ -489,6 +519,7 @@ int main(void)
     tcase_add_test(tc, unhonourable_settings_fail_at_conf_set);
     tcase_add_test(tc, ssl_settings_are_honoured);
     tcase_add_test(tc, every_client_kind_connects);
+    tcase_add_test(tc, java_style_properties_work_live);
     tcase_add_test(tc, log_level_is_honoured);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
