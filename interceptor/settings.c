@@ -354,6 +354,8 @@ static int window_ok(const km_settings *s, const char *name, const char *value, 
         validity = value;
     else
         return 1;
+    if (days < 0 || days > KM_MAX_VALIDITY_DAYS)
+        return 1; /* out of range: the row's check refuses it (found by fuzz_settings) */
     /* mtls.validity (90d, 12h, 30m) wins over mtls.validity.days */
     if (validity != NULL && !km_validity_parse(validity, &lifetime, err, sizeof(err)))
         return 1; /* a bad value is the row's check to refuse */

@@ -148,6 +148,17 @@ static void files_clear(issue_files *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* The mark is an empty file made in place (no temporary file to leave
+ * behind), at best effort: where not even it fits, the stores do not
+ * either, and the issuance fails before any of them is written. */
+static void mark_writing(int dirfd)
+{
+    int fd = openat(dirfd, KM_WRITING_MARK, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd >= 0)
+        close(fd);
+}
+
 static int write_volume(const km_issue_request *rq, int dirfd, const issue_names *nm, const issue_files *f,
                         const km_secret *pw, int pw_changed, km_status *st)
 {
@@ -167,16 +178,16 @@ static int write_volume(const km_issue_request *rq, int dirfd, const issue_names
          * looks like another writer's (KM_WRITING_MARK) */
         mark = pw_changed || fstatat(dirfd, nm->creds, &sb, AT_SYMLINK_NOFOLLOW) != 0 || sb.st_size == 0;
     }
-    ok = (!mark || (km_dir_write(dirfd, rq->volume, KM_WRITING_MARK, "", 0, st) &&
-                    km_dir_sync(dirfd, rq->volume, st))) &&
+    ok = (!mark || (mark_writing(dirfd), km_dir_sync(dirfd, rq->volume, st))) &&
          (!pw_changed ||
           (km_dir_remove(dirfd, rq->volume, nm->creds, st) && km_dir_sync(dirfd, rq->volume, st))) &&
          km_dir_write(dirfd, rq->volume, nm->keystore, f->keystore, f->keystore_len, st) &&
          km_dir_write(dirfd, rq->volume, nm->truststore, f->truststore, f->truststore_len, st) &&
          km_dir_write(dirfd, rq->volume, nm->crt, f->crt, f->crt_len, st) &&
          km_dir_sync(dirfd, rq->volume, st) &&
-         km_dir_write(dirfd, rq->volume, nm->creds, line, pw->len + 1, st) &&
-         (!mark || km_dir_remove(dirfd, rq->volume, KM_WRITING_MARK, st)) &&
+         /* the mark becomes ALIAS_creds: one rename ends the issuance */
+         (mark ? km_dir_write_via(dirfd, rq->volume, KM_WRITING_MARK, nm->creds, line, pw->len + 1, st)
+               : km_dir_write(dirfd, rq->volume, nm->creds, line, pw->len + 1, st)) &&
          km_dir_sync(dirfd, rq->volume, st);
     OPENSSL_clear_free(line, pw->len + 1);
     return ok;

@@ -82,6 +82,11 @@ int km_issue_store(const km_issue_request *rq, EVP_PKEY *key, X509 *leaf, const 
 int km_dir_open(const char *volume, int create, km_status *st); /* fd, or -1 with st */
 int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
                  km_status *st);
+/* km_dir_write through the existing file from (the writing mark: no new
+ * inode is needed where the disk has none to spare), renamed to name; from
+ * stays if that fails. Without from, km_dir_write. */
+int km_dir_write_via(int dirfd, const char *volume, const char *from, const char *name, const void *buf,
+                     size_t len, km_status *st);
 int km_dir_sync(int dirfd, const char *volume, km_status *st);
 int km_dir_remove(int dirfd, const char *volume, const char *name, km_status *st);
 void km_dir_clean_temps(int dirfd);

@@ -133,7 +133,7 @@ static int holds(int dirfd, const char *name, int nonempty)
  * wrong password, a corrupt or modified store, a refused owner) is a
  * volume this process cannot read, and such a volume is never overwritten.
  */
-static km_vol_state failed_read(const char *volume, const char *alias, int reason)
+static km_vol_state failed_read(const char *volume, const char *alias, int reason, char *why, size_t n)
 {
     char name[KM_MAX_ALIAS + 32], resolved[KM_MAX_ALIAS + 1];
     km_status st = { 0 };
@@ -146,9 +146,19 @@ static km_vol_state failed_read(const char *volume, const char *alias, int reaso
     if ((dirfd = open(volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return errno == ENOENT ? KM_VOL_MISSING : KM_VOL_UNREADABLE;
     for (size_t i = 0; i < KM_SEED_STORE_EXTS; i++)
-        for (km_seed_file f = KM_SEED_KEYSTORE; f <= KM_SEED_TRUSTSTORE; f++)
-            stores |= km_seed_name(f, resolved, km_seed_store_exts[i], name, sizeof(name)) &&
-                      holds(dirfd, name, 0);
+        for (km_seed_file f = KM_SEED_KEYSTORE; f <= KM_SEED_TRUSTSTORE; f++) {
+            struct stat sb;
+
+            if (!km_seed_name(f, resolved, km_seed_store_exts[i], name, sizeof(name)) || !holds(dirfd, name, 0))
+                continue;
+            stores = 1;
+            if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
+                /* planted where the issuer writes: never replaced, never followed */
+                snprintf(why, n, "%s/%s: is a symlink; refusing to replace it", volume, name);
+                close(dirfd);
+                return KM_VOL_UNREADABLE;
+            }
+        }
     creds = km_seed_name(KM_SEED_CREDS, resolved, NULL, name, sizeof(name)) && holds(dirfd, name, 1);
     ours = holds(dirfd, KM_WRITING_MARK, 0);
     close(dirfd);
@@ -180,13 +190,13 @@ km_vol_state km_volume_check(OSSL_LIB_CTX *libctx, const char *volume, const cha
     kmtls_store_uri(uri, sizeof(uri), volume, "keystore", alias, NULL);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri }, &ks)) {
         snprintf(out->why, sizeof(out->why), "%s", ks.msg);
-        out->state = failed_read(volume, alias, ks.reason);
+        out->state = failed_read(volume, alias, ks.reason, out->why, sizeof(out->why));
         goto done;
     }
     kmtls_store_uri(uri, sizeof(uri), volume, "truststore", alias, NULL);
     if (!kmtls_store_load(libctx, &(kmtls_query){ .uri = uri, .expect = OSSL_STORE_INFO_CERT }, &ts)) {
         snprintf(out->why, sizeof(out->why), "%s", ts.msg);
-        out->state = failed_read(volume, alias, ts.reason);
+        out->state = failed_read(volume, alias, ts.reason, out->why, sizeof(out->why));
         goto done;
     }
     if (ks.key == NULL || sk_X509_num(ks.certs) < 1) {

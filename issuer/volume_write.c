@@ -66,42 +66,67 @@ static int open_temp(int dirfd, const char *name, char *tmp, size_t n)
     return -1;
 }
 
-int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
-                 km_status *st)
+/* buf into the open file fd (named tmp in the directory), fsync'ed, then
+ * renamed to name; on failure tmp is removed unless keep says it is more
+ * than a temporary file (the writing mark). */
+static int put_in_place(int dirfd, const char *volume, const char *name, int fd, const char *tmp, int keep,
+                        const void *buf, size_t len, km_status *st)
 {
-    char tmp[512], path[4096];
-    int fd = open_temp(dirfd, name, tmp, sizeof(tmp)), err;
+    char path[4096];
+    struct stat sb;
+    int err;
 
-    if (fd < 0)
-        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "%s: cannot create a temporary file beside it",
-                             km_path(path, sizeof(path), volume, name));
     if (!write_all(fd, buf, len) || fsync(fd) != 0) {
         err = errno;
         close(fd);
-        unlinkat(dirfd, tmp, 0);
+        if (!keep)
+            unlinkat(dirfd, tmp, 0);
         /* named by the file the user knows: the temporary one is gone */
         return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "%s: cannot write (its temporary file)",
                              km_path(path, sizeof(path), volume, name));
     }
-    {
-        struct stat sb;
-
-        /* rename would replace a symlink, not follow it; but a symlink where
-         * a keystore belongs was planted by someone: refuse, and say so */
-        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
-            close(fd);
+    /* rename would replace a symlink, not follow it; but a symlink where
+     * a keystore belongs was planted by someone: refuse, and say so */
+    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
+        close(fd);
+        if (!keep)
             unlinkat(dirfd, tmp, 0);
-            return km_fail(st, KAFKA_MTLS_R_INSECURE, "%s: is a symlink; refusing to replace it",
-                           km_path(path, sizeof(path), volume, name));
-        }
+        return km_fail(st, KAFKA_MTLS_R_INSECURE, "%s: is a symlink; refusing to replace it",
+                       km_path(path, sizeof(path), volume, name));
     }
     if (close(fd) != 0 || renameat(dirfd, tmp, dirfd, name) != 0) {
         err = errno;
-        unlinkat(dirfd, tmp, 0);
+        if (!keep)
+            unlinkat(dirfd, tmp, 0);
         return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, err, "%s: cannot put in place",
                              km_path(path, sizeof(path), volume, name));
     }
     return 1;
+}
+
+int km_dir_write(int dirfd, const char *volume, const char *name, const void *buf, size_t len,
+                 km_status *st)
+{
+    char tmp[512], path[4096];
+    int fd = open_temp(dirfd, name, tmp, sizeof(tmp));
+
+    if (fd < 0)
+        return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "%s: cannot create a temporary file beside it",
+                             km_path(path, sizeof(path), volume, name));
+    return put_in_place(dirfd, volume, name, fd, tmp, 0, buf, len, st);
+}
+
+int km_dir_write_via(int dirfd, const char *volume, const char *from, const char *name, const void *buf,
+                     size_t len, km_status *st)
+{
+    int fd = openat(dirfd, from, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 || ftruncate(fd, 0) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return km_dir_write(dirfd, volume, name, buf, len, st);
+    }
+    return put_in_place(dirfd, volume, name, fd, from, 1, buf, len, st);
 }
 
 int km_dir_sync(int dirfd, const char *volume, km_status *st)

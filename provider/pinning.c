@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "assembly.h"
+#include "kafka-mtls.h"
 #include "kmtls/fingerprint.h"
 #include "kmtls/safe_path.h"
 #include "kmtls/trace.h"
@@ -38,14 +39,20 @@ typedef struct pinned_volume {
  * with st set when the rule refuses the volume. */
 static const km_request *pin(const km_request *rq, pinned_volume *p, km_status *st)
 {
+    km_status refused = { 0 };
     struct stat sb;
     int fd, data;
 
     p->fd = -1;
     if (stat(rq->uri->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return rq;
-    if ((fd = km_safe_dir_open(rq->uri->path, "volume", 0, st)) < 0)
+    if ((fd = km_safe_dir_open(rq->uri->path, "volume", 0, &refused)) < 0) {
+        /* gone or changed meanwhile (a swap): discovery says what is there */
+        if (refused.reason != KAFKA_MTLS_R_INSECURE)
+            return rq;
+        km_status_take(st, &refused, 0);
         return NULL;
+    }
     if (!km_safe_link_at(fd, "..data", "..data in the volume", st)) {
         close(fd);
         return NULL;

@@ -295,7 +295,12 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         snprintf(why, sizeof(why), "%s", before.why);
     if (res.warning[0] != '\0')
         fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
-    print_issued(before.state == KM_VOL_MISSING ? "issued" : "renewed", o, why, &res, &after, &t);
+    /* nothing readable was there before: a first issuance, whatever it replaced */
+    print_issued(before.state == KM_VOL_MISSING || before.state == KM_VOL_WRITING ||
+                         before.state == KM_VOL_UNREADABLE
+                     ? "issued"
+                     : "renewed",
+                 o, why, &res, &after, &t);
     if (service[0] != '\0')
         printf("  service     %s\n", service);
     return KM_EXIT_OK;

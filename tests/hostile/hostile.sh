@@ -22,7 +22,9 @@ shared_dir() { mkdir -p "$1" && chmod 1777 "$1"; chmod 755 "$WORK" "$BOX"; }
 # hold_lock VOLUME: another process holds VOLUME's lock exclusively (sets
 # holder) until the script ends; returns once it does
 hold_lock() {
-  flock -x "$1/.kafka-mtls.lock" sleep 120 & holder=$!
+  # the holder is the process that holds the lock (a subshell that becomes
+  # sleep), so killing it lets go; its output is not the test's
+  ( exec 9>>"$1/.kafka-mtls.lock"; flock -x 9; exec sleep 120 ) >/dev/null 2>&1 & holder=$!
   CLEANUP+=("kill $holder")
   for _ in $(seq 250); do flock -n -x "$1/.kafka-mtls.lock" true || return 0; sleep 0.02; done
   fail "the lock holder did not start"; exit 1
