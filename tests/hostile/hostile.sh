@@ -337,6 +337,14 @@ cpu_caps)
         "keystore:$BOX/h/many-entries" 2>&1)
   grep -q '^Total found: ' <<<"$out" && ! grep -q 'entries' <<<"$out" &&
     ok "KAFKA_MTLS_MAX_ENTRIES=20000: the same store is read" || fail "the entries cap raised" "$out"
+  printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'providers = provider_sect' \
+    '[provider_sect]' 'default = default_sect' 'kafka-mtls = kafka_mtls_sect' '[default_sect]' 'activate = 1' \
+    '[kafka_mtls_sect]' "module = $KMTLS_MODULE" 'activate = 1' 'max-entries = 20000' >"$WORK/caps.cnf"
+  out=$(OPENSSL_CONF=$WORK/caps.cnf timeout -k 5 60 openssl storeutl -passin pass:changeit \
+        "keystore:$BOX/h/many-entries" 2>&1)
+  grep -q '^Total found: ' <<<"$out" && ! grep -q 'entries' <<<"$out" &&
+    ok "the provider's max-entries = 20000 (OPENSSL_CONF): the same store is read" ||
+    fail "the entries cap raised by the provider's configuration" "$out"
   out=$(KAFKA_MTLS_MAX_JCEKS_ITERATIONS=5000000 timeout -k 5 60 openssl storeutl "${PROV[@]}" \
         -passin "file:$BOX/h/jceks-iterations.password" "keystore:$BOX/h/jceks-iterations" 2>&1)
   grep -q '^Total found: ' <<<"$out" && ! grep -q 'JCEKS cap' <<<"$out" &&
