@@ -160,7 +160,7 @@ static int parse(int argc, char **argv, issue_opts *o)
     if (km_cli_enrol_usage(&o->enrol, &o->rq) != NULL)
         return usage_error("%s", km_cli_enrol_usage(&o->enrol, &o->rq));
     if (o->enrol.url == NULL && (o->rq.ca_cert == NULL || o->rq.ca_key == NULL))
-        return usage_error("%s", "--ca and --ca-key (or --enrol-url and --enrol-ca) are required");
+        return usage_error("%s", "--ca and --ca-key are required (or --enrol-url and --enrol-ca: a CA service)");
     if (!km_renew_before_parse(o->renew_before, &o->rb, err, sizeof(err)))
         return usage_error("--%s", err);
     {
