@@ -90,7 +90,31 @@ new_topic() {
   out=$(env -u LD_PRELOAD "$WORLD_PEER_SCRIPT" topic "$WORLD_PEER" "$1" "${2:-1}" 2>&1) ||
     { fail "creating topic $1" "$out"; exit 1; }
 }
-# serials_seen: the serial of every client certificate the broker received,
+# pem_identity DIR ALIAS: a cert-manager style tls.key, tls.crt (the seed's
+# subject, from the fixtures' root CA) and ca.crt in DIR
+pem_identity() {
+  local d=$1 a=$2
+  mkdir -p "$d"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/tls.key" 2>/dev/null
+  openssl req -new -key "$d/tls.key" -subj "/CN=Callisto $a/O=UK Home Office/C=GB" -out "$d/req.csr"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' >"$d/ext"
+  openssl x509 -req -in "$d/req.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/ca/ca.key" -passin "file:$FX/ca/ca.pass" \
+    -days 2 -set_serial "0x$(openssl rand -hex 16)" -sha256 -extfile "$d/ext" -out "$d/tls.crt" 2>/dev/null
+  cp "$FX/ca/ca.crt" "$d/ca.crt"
+  rm -f "$d/req.csr" "$d/ext"
+}
+# kube_swap VOLUME ALIAS: kubelet's update of a secret volume: the files in a
+# new ..TIMESTAMP directory, ..data re-pointed in one rename, the old one removed
+kube_swap() {
+  local vol=$1 ts old f
+  ts=..$(date +%Y_%m_%d_%H_%M_%S.%N)
+  pem_identity "$vol/$ts" "$2"
+  old=$(readlink "$vol/..data" 2>/dev/null || true)
+  ln -sfn "$ts" "$vol/..data_tmp" && mv -T "$vol/..data_tmp" "$vol/..data"
+  for f in tls.crt tls.key ca.crt; do [[ -L $vol/$f ]] || ln -s "..data/$f" "$vol/$f"; done
+  [[ -z $old ]] || rm -rf "${vol:?}/$old"
+}
+# serials_seen [PEER_DIR]: the serial of every client certificate the broker received,
 # in order (the leaf of each "Consuming client Certificate" message that the
 # JDK logs into kafka.log with javax.net.debug=ssl:handshake, which world.sh
 # turns on), one per line, upper-case hex without colons or leading zeros.
@@ -98,16 +122,16 @@ serials_seen() {
   awk '/Consuming client Certificate handshake message/ { want = 1; next }
        want && /"serial number"/ { s = $0; sub(/.*"serial number" *: *"/, "", s); sub(/".*/, "", s)
                                    gsub(/:/, "", s); s = toupper(s); sub(/^0+/, "", s); print s; want = 0 }' \
-    "$WORLD_PEER/kafka.log" 2>/dev/null
+    "${1:-$WORLD_PEER}/kafka.log" 2>/dev/null
 }
-# broker_saw SERIAL: the broker has received a client certificate with
-# SERIAL (hex, as openssl prints it); the JDK logs it during the handshake:
-# wait up to 15 s.
+# broker_saw SERIAL [PEER_DIR]: the broker (the world's, or the one in
+# PEER_DIR) has received a client certificate with SERIAL (hex, as openssl
+# prints it); the JDK logs it during the handshake: wait up to 15 s.
 broker_saw() {
   local want i
   want=$(tr a-f A-F <<<"${1//:/}" | sed 's/^0*//')
   for (( i = 0; i < 150; i++ )); do
-    serials_seen | grep -xF -- "$want" >/dev/null && return 0
+    serials_seen "${2:-}" | grep -xF -- "$want" >/dev/null && return 0
     sleep 0.1
   done
   return 1

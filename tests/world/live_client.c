@@ -12,7 +12,10 @@
  * neither client reported an error, and the admin API (ListConsumerGroups,
  * on the consumer's handle) lists the group. Every line either client logs
  * goes to stdout as "producer|LEVEL|FAC| line" or "consumer|...", and
- * CONTROL/status holds the counts, rewritten every second.
+ * CONTROL/status holds the counts, rewritten every second. With
+ * KMTLS_LIVE_CLIENT_RECONNECTS=1 (SASL: connections move by reconnecting)
+ * librdkafka's _TRANSPORT and _ALL_BROKERS_DOWN are counted as
+ * disconnects=N in RESULT, not as errors.
  *
  *   live-client PRODUCER.properties CONSUMER.properties TOPIC GROUP CONTROL [RATE]
  *
@@ -34,7 +37,7 @@
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char *seen;        /* per sequence number: times consumed */
 static unsigned char *acked;       /* per sequence number: delivered */
-static long produced, delivered, failed, consumed, duplicates, assigned, revoked, errors;
+static long produced, delivered, failed, consumed, duplicates, assigned, revoked, errors, disconnects;
 
 static void out(const char *who, int level, const char *fac, const char *line)
 {
@@ -63,7 +66,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)opaque;
     snprintf(line, sizeof(line), "%s: %s", rd_kafka_err2name(err), reason);
     out(rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? "producer" : "consumer", 3, "ERROR_CB", line);
-    __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+    if ((err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) &&
+        getenv("KMTLS_LIVE_CLIENT_RECONNECTS") != NULL)
+        __atomic_add_fetch(&disconnects, 1, __ATOMIC_RELAXED);
+    else
+        __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
 }
 
 static long seq_of(const void *payload, size_t len)
@@ -311,8 +318,9 @@ int main(int argc, char **argv)
     ok = produced > 0 && delivered == produced && failed == 0 && consumed == delivered && duplicates == 0 &&
          missing == 0 && assigned == 1 && revoked == 0 && errors == 0 && admin;
     printf("RESULT produced=%ld delivered=%ld failed=%ld consumed=%ld duplicates=%ld missing=%ld assigned=%ld "
-           "revoked=%ld errors=%ld admin=%d\n", produced, delivered, failed, consumed, duplicates, missing, assigned,
-           revoked, __atomic_load_n(&errors, __ATOMIC_RELAXED), admin);
+           "revoked=%ld errors=%ld admin=%d disconnects=%ld\n", produced, delivered, failed, consumed, duplicates,
+           missing, assigned, revoked, __atomic_load_n(&errors, __ATOMIC_RELAXED), admin,
+           __atomic_load_n(&disconnects, __ATOMIC_RELAXED));
     fflush(stdout);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);

@@ -41,35 +41,11 @@ props() {
     printf '%s\n' "$@"; } >"$f"
 }
 
-# identity DIR ALIAS: a cert-manager style tls.key, tls.crt (the seed's
-# subject, from the fixtures' root CA) and ca.crt in DIR
-identity() {
-  local d=$1 a=$2
-  mkdir -p "$d"
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/tls.key" 2>/dev/null
-  openssl req -new -key "$d/tls.key" -subj "/CN=Callisto $a/O=UK Home Office/C=GB" -out "$d/req.csr"
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' >"$d/ext"
-  openssl x509 -req -in "$d/req.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/ca/ca.key" -passin "file:$FX/ca/ca.pass" \
-    -days 2 -set_serial "0x$(openssl rand -hex 16)" -sha256 -extfile "$d/ext" -out "$d/tls.crt" 2>/dev/null
-  cp "$FX/ca/ca.crt" "$d/ca.crt"
-  rm -f "$d/req.csr" "$d/ext"
-}
-# kube_swap VOLUME ALIAS: kubelet's update of a secret volume: the files in a
-# new ..TIMESTAMP directory, ..data re-pointed in one rename, the old one removed
-kube_swap() {
-  local vol=$1 ts old f
-  ts=..$(date +%Y_%m_%d_%H_%M_%S.%N)
-  identity "$vol/$ts" "$2"
-  old=$(readlink "$vol/..data" 2>/dev/null || true)
-  ln -sfn "$ts" "$vol/..data_tmp" && mv -T "$vol/..data_tmp" "$vol/..data"
-  for f in tls.crt tls.key ca.crt; do [[ -L $vol/$f ]] || ln -s "..data/$f" "$vol/$f"; done
-  [[ -z $old ]] || rm -rf "${vol:?}/$old"
-}
 # in_place VOLUME ALIAS N: cert-manager rewriting tls.crt, then tls.key once
 # the client has refused the half-written volume (the Nth time it says so)
 in_place() {
   local vol=$1 new=$WORK/new-$2-$RANDOM i
-  identity "$new" "$2"
+  pem_identity "$new" "$2"
   cp "$new/tls.crt" "$vol/tls.crt.tmp" && mv "$vol/tls.crt.tmp" "$vol/tls.crt"
   for (( i = 0; i < 200; i++ )); do
     (( $(grep -ac '^consumer|.*new material not used: .*does not match' "$OUT") >= $3 )) && break
@@ -172,7 +148,7 @@ conclude
 # ---- round "kubernetes": a secret volume's ..data swapped; cert-manager in place
 ks=$WORK/keystore-k8s; mkdir -m 700 "$ks" "$ks/kafka-producer"
 kube_swap "$ks/kafka-producer" kafka-producer
-identity "$ks/kafka-consumer" kafka-consumer
+pem_identity "$ks/kafka-consumer" kafka-consumer
 props "$WORK/k8s-p.properties" "$ks/kafka-producer" "PLACEHOLDER-p"
 props "$WORK/k8s-c.properties" "$ks/kafka-consumer" "PLACEHOLDER-c"
 launch kubernetes k8s "$K8S_LIB"
