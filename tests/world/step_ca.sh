@@ -10,7 +10,8 @@
 #                           step-ca-peer.sh, e.g. PEER_CERT_MIN=1m); sets
 #                           STEP_URL, STEP_ROOT, STEP_DIR, STEP_LOG; stopped
 #                           by the scenario's EXIT trap. Exits 77 when the
-#                           world has no CA service (step-ca could not be built)
+#                           world has no CA service (step-ca could not be
+#                           built) or the build no enrolment (KMTLS_ENROL=0)
 #   step_token FILE SUBJECT_CN [SAN...]  a one-time token into FILE (0600)
 #   step_log_count ERE      lines of step-ca's log (one per request) since
 #                           step_mark that match ERE
@@ -20,6 +21,7 @@ ENROL=()
 
 start_step_ca() {
   local out rc=1 port
+  [[ ${KMTLS_ENROL:-1} == 1 ]] || { echo "this build has no enrolment (-Denrol, libcurl, json-c)"; exit 77; }
   [[ -n ${WORLD_STEP_PKI:-} && -r $WORLD_STEP_PKI/int.key ]] ||
     { echo "no CA service in this world (step-ca could not be built: see world.sh's output)"; exit 77; }
   STEP_DIR=$WORK/step-ca
