@@ -69,7 +69,7 @@ symlink_above_volume)
   ;;
 volume_owned_by_another_user)
   need_other_user
-  mkvol "$BOX/theirs" "$VOL/foreign"
+  mkvol "$BOX/theirs" "$VOL/client-p12"
   chown -R "$OTHER:$OTHER" "$BOX/theirs"
   start_peer
   client_fails "a 0700 volume owned by $OTHER: refused, naming the owner" \
