@@ -169,7 +169,9 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
     }
     l->rk = rk;
     l->generation = 1;
-    l->seen = km_cache_key_of(s);
+    /* l->seen stays invalid: the volume may have changed since it was read
+     * for this client, so the watcher's first look reads it again (and
+     * finds the same material, in the usual case) */
     if (!km_renew_before_parse(s->renew_before, &l->rb, err, sizeof(err))) {
         snprintf(errstr, n, "kafka-mtls: %s: %s", KAFKA_MTLS_PROP_RENEW_BEFORE, err);
         live_free(l);
