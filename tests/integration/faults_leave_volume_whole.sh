@@ -35,7 +35,7 @@ state() {
   local out; out=$(su "keystore:$1" 2>&1)
   if grep -q '^Total found: 4$' <<<"$out"; then echo complete
   elif [[ ! -e $1/${2}_creds ]] && grep -q 'volume not ready' <<<"$out"; then echo not-ready
-  else echo "torn: $(grep -m1 -o 'store_load:.*' <<<"$out")"; fi
+  else echo "torn: $(grep -m1 -o 'kafka-mtls.so:.*' <<<"$out")"; fi
 }
 
 # ---- 1. disk full during a first issuance, at each file in turn

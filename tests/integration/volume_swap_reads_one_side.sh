@@ -91,8 +91,8 @@ for mode in "${MODES[@]}"; do
     if grep -q '^Total found: 4$' <<<"$out"; then sgood=$((sgood + 1))
     else
       sbad=$((sbad + 1))
-      if ! crashed "$rc" "$out" && grep -qE "kafka-mtls.so:store_(open|load):.*$vol" <<<"$out"; then
-        sclear=$((sclear + 1)); smsgs+=$(grep -m1 -oE 'store_(open|load):[^:]*:[^:]*:.{0,160}' <<<"$out" | sed 's/^[^:]*:[^:]*:[^:]*://')$'\n'
+      if ! crashed "$rc" "$out" && grep -qE "kafka-mtls.so:[a-z0-9_]+:.*$vol" <<<"$out"; then
+        sclear=$((sclear + 1)); smsgs+=$(grep -m1 -oE 'kafka-mtls.so:[a-z0-9_]+:[^:]*:[^:]*:.{0,160}' <<<"$out" | sed 's/^[^:]*:[^:]*:[^:]*://')$'\n'
       else printf '%s\n' "$out" >"$WORK/s.$mode.$i"; fi
     fi
   done
