@@ -171,3 +171,7 @@ echo "Decode floor: decoding the PEM key and certificates once more in one proce
 echo "them through OSSL_STORE before librdkafka decodes what it is handed)."
 echo "Throughput: median msgs/s of $TPUT_RUNS runs in turns (ABBA), through stunnel to librdkafka's mock cluster."
 echo "Handshakes: $RUNS rounds in turns (ABBA) of ${HANDSHAKE_SECONDS} s each against openssl s_server -Verify 1."
+
+# --- mtls.rotation=live against librdkafka's own TLS (issue 12)
+echo
+KMTLS_BUILD=$B "$HERE/live.sh" "$RUNS" || { echo "bench: live.sh failed" >&2; exit 1; }
