@@ -62,6 +62,9 @@
 #define KAFKA_MTLS_PROP_CA_KEY_LOCATION        "mtls.ca.key.location"
 #define KAFKA_MTLS_PROP_CA_KEY_PASSWORD        "mtls.ca.key.password"
 #define KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE   "mtls.ca.key.password.file"
+/* "true": issue although the CA key or its password file is readable by
+ * group or others (refused otherwise) */
+#define KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK     "mtls.ca.key.insecure.ok"
 /* ... or a CA service (step-ca) instead of a CA key: the plugin makes the
  * key, sends a CSR with a one-time token (first use) or renews by mutual
  * TLS with the current certificate ... */
@@ -70,9 +73,6 @@
 #define KAFKA_MTLS_PROP_ENROL_TOKEN_FILE       "mtls.enrol.token.file"  /* one line: the token */
 #define KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS       "mtls.enrol.timeout.ms"  /* default mtls.wait.ms */
 #define KAFKA_MTLS_PROP_ENROL_NOT_AFTER        "mtls.enrol.not.after"   /* 24h, 90m; default: the service's */
-/* "true": issue although the CA key or its password file is readable by
- * group or others (refused otherwise) */
-#define KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK     "mtls.ca.key.insecure.ok"
 #define KAFKA_MTLS_PROP_SUBJECT                "mtls.subject"       /* default CN=${alias} */
 #define KAFKA_MTLS_PROP_SAN                    "mtls.san"           /* DNS:..,URI:..,IP:.. */
 #define KAFKA_MTLS_PROP_KEY_TYPE               "mtls.key.type"      /* rsa:2048 (default) ... */

@@ -50,9 +50,9 @@ typedef struct prop {
 
 static int check_alias(const char *value, km_status *st);
 static int check_store_type(const char *value, km_status *st);
+static int check_bool(const char *value, km_status *st);
 static int check_rotation(const char *value, km_status *st);
 static int check_existing(const char *value, km_status *st);
-static int check_bool(const char *value, km_status *st);
 
 #define SLOT(field) offsetof(km_settings, field)
 
@@ -74,13 +74,13 @@ static const prop props[] = {
     { KAFKA_MTLS_PROP_CA_KEY_LOCATION, PROP_PATH_FILE, SLOT(ca_key), NULL, 0, 0, NULL },
     { KAFKA_MTLS_PROP_CA_KEY_PASSWORD, PROP_SECRET, SLOT(ca_key_password), NULL, 0, 0, NULL },
     { KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE, PROP_PATH_FILE, SLOT(ca_key_password_file), NULL, 0, 0, NULL },
+    { KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK, PROP_TEXT, SLOT(ca_key_insecure_ok), check_bool, 0, 0, NULL },
     { KAFKA_MTLS_PROP_ENROL_URL, PROP_TEXT, SLOT(enrol_url), km_svc_url_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_ENROL_CA_LOCATION, PROP_PATH_FILE, SLOT(enrol_root), NULL, 0, 0, NULL },
     /* a token file may come later: only a first enrolment reads it */
     { KAFKA_MTLS_PROP_ENROL_TOKEN_FILE, PROP_TEXT, SLOT(enrol_token_file), km_svc_token_file_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS, PROP_NUMBER, SLOT(enrol_timeout_ms), NULL, 1, 600000, "milliseconds" },
     { KAFKA_MTLS_PROP_ENROL_NOT_AFTER, PROP_TEXT, SLOT(enrol_not_after), km_svc_not_after_check, 0, 0, NULL },
-    { KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK, PROP_TEXT, SLOT(ca_key_insecure_ok), check_bool, 0, 0, NULL },
     { KAFKA_MTLS_PROP_SUBJECT, PROP_TEXT, SLOT(subject), km_subject_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_SAN, PROP_TEXT, SLOT(san), km_san_check, 0, 0, NULL },
     { KAFKA_MTLS_PROP_KEY_TYPE, PROP_TEXT, SLOT(key_type), km_key_type_check, 0, 0, NULL },

@@ -29,13 +29,13 @@ typedef struct km_settings {
     char *ca_key;              /* mtls.ca.key.location */
     char *ca_key_password;     /* mtls.ca.key.password (secret) */
     char *ca_key_password_file;/* mtls.ca.key.password.file */
+    char *ca_key_insecure_ok;  /* mtls.ca.key.insecure.ok ("true" or "false") */
     /* or a CA service (enrolling.c): the plugin holds no CA key */
     char *enrol_url;           /* mtls.enrol.url */
     char *enrol_root;          /* mtls.enrol.ca.location */
     char *enrol_token_file;    /* mtls.enrol.token.file */
     long enrol_timeout_ms;     /* mtls.enrol.timeout.ms (0: mtls.wait.ms) */
     char *enrol_not_after;     /* mtls.enrol.not.after */
-    char *ca_key_insecure_ok;  /* mtls.ca.key.insecure.ok ("true" or "false") */
     char *subject;             /* mtls.subject */
     char *san;                 /* mtls.san */
     char *key_type;            /* mtls.key.type */
