@@ -187,6 +187,15 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
     cfg.verify_hostname = l->tls.verify_hostname;
     cfg.keep_old = s->rotation_existing != NULL && strcmp(s->rotation_existing, "keep") == 0;
     cfg.drain_timeout_ms = (unsigned)s->drain_timeout_ms;
+    /* SASL authenticates each connection: every one of a SASL client moves
+     * by reconnecting, decided before its first request (the transport
+     * also sees SaslHandshake, but only once it has been sent) */
+    {
+        char proto[32];
+
+        get(s, conf, "security.protocol", proto, sizeof(proto));
+        cfg.move_by_reconnect = strncmp(proto, "sasl_", 5) == 0;
+    }
     l->transport = km_transport_new(&cfg, ctx, err, sizeof(err));
     SSL_CTX_free(ctx);
     if (l->transport == NULL) {

@@ -27,6 +27,28 @@ static int in_place(const km_transport *t, const km_conn *c)
     return !t->cfg.move_by_reconnect && !c->req.sasl;
 }
 
+/* A connection whose spare was opened before it had carried any SASL
+ * request, and which then authenticated (librdkafka's SaslHandshake comes
+ * right after ApiVersion): its spare would carry the requests
+ * unauthenticated, so the spare goes and the connection moves by
+ * reconnecting instead (km_drain_tick picks it again). */
+static void spare_for_sasl_dropped(km_conn *c)
+{
+    km_transport *t = c->t;
+
+    km_log(t, LOG_DEBUG, c->broker, "the connection authenticated with SASL after its move began: "
+           "it moves by reconnecting instead");
+    km_leg_close(c->spare);
+    km_leg_free(c->spare);
+    c->spare = NULL;
+    c->fenced = 0;
+    c->state = KM_CONN_UP;
+    if (t->moving == c)
+        t->moving = NULL;
+    if (km_pump(c, KM_KICK_ALL) < 0)
+        km_conn_close(c, NULL);
+}
+
 static int another_up(const km_transport *t, const km_conn *c)
 {
     for (const km_conn *o = t->conns; o; o = o->next)
@@ -98,6 +120,10 @@ static int progress(km_transport *t, km_conn *c, uint64_t now)
     }
     if (km_pump_idle(c)) {
         uint64_t from = c->tls->gen;
+        if (c->spare && c->req.sasl) {
+            spare_for_sasl_dropped(c);
+            return 1;
+        }
         if (c->spare) {
             /* logged first: the switch forwards what librdkafka queued
              * behind the fence at once */
@@ -157,6 +183,10 @@ void km_drain_tick(km_transport *t, uint64_t now)
 
 void km_drain_spare_up(km_conn *c)
 {
+    if (c->req.sasl) {
+        spare_for_sasl_dropped(c);
+        return;
+    }
     /* the broker took the new credentials: now stop at a boundary */
     km_log(c->t, LOG_DEBUG, c->broker, "the broker accepted generation %llu: waiting for %llu "
            "response(s) at a request boundary", (unsigned long long)c->spare->gen,

@@ -769,6 +769,47 @@ START_TEST(sasl_connection_moves_by_reconnecting)
 }
 END_TEST
 
+/* The race a SASL_SSL client hit against a genuine broker: its connection
+ * was new when the credentials changed, so its move began in place (no
+ * SASL seen yet), and librdkafka's SaslHandshake went out while the spare
+ * was still in its handshake. Switching would have put the requests on an
+ * unauthenticated connection, which the broker closed. */
+START_TEST(sasl_after_the_move_began_moves_by_reconnecting)
+{
+    km_transport_config cfg = {.grace_ms = 200, .drain_timeout_ms = 1000};
+    km_conn_info ci[2];
+    relay *r = relay_start(peer13.port);
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
+
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    relay_hold(r, 0, 1);             /* the broker's answer to what follows waits */
+    relay_hold_new(r, 1);            /* and so does the spare's handshake */
+    set_identity(t, "app-v2");
+    expect_logged("opening a TLS connection with generation 2 beside the one of generation 1");
+    ck_assert(relay_wait_held(r, 1, 1, T_CONNECT));
+    /* SaslHandshake v1, PLAIN, forwarded on the connection being moved */
+    static const unsigned char sasl[] = {0, 0, 0, 18, 0, 17, 0, 1, 0, 0, 0, 7, 0, 1, 'c',
+                                         0, 5, 'P', 'L', 'A', 'I', 'N'};
+    ck_assert_int_eq(lk_write_all(fd, sasl, sizeof(sasl), T_REPLY), 0);
+    long until = now_ms() + T_REPLY;
+    do
+        counts(t, ci, 2);
+    while (ci[0].requests < 1 && now_ms() < until);
+    ck_assert_uint_eq(ci[0].requests, 1);
+    relay_hold(r, 1, 0);             /* the spare comes up: too late to switch to */
+    expect_logged("the connection authenticated with SASL after its move began: it moves by reconnecting instead");
+    expect_logged("draining the connection of generation 1 to close it");
+    ck_assert_int_eq(lk_closed(fd, T_REPLY), 1);
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.moved, 0);
+    ck_assert_uint_eq(st.drain_timeouts, 1);   /* its answer never came through */
+    close(fd);
+    done(t);
+    relay_stop(r);
+}
+END_TEST
+
 START_TEST(keep_old_leaves_old_connections_alone)
 {
     km_transport_config cfg = {.keep_old = 1, .grace_ms = 1, .drain_timeout_ms = 1};
@@ -880,6 +921,7 @@ int main(void)
     tcase_add_test(rotation, reconnect_mode_drain_timeout);
     tcase_add_test(rotation, reconnect_mode_single_connection_waits_out_the_grace_period);
     tcase_add_test(rotation, sasl_connection_moves_by_reconnecting);
+    tcase_add_test(rotation, sasl_after_the_move_began_moves_by_reconnecting);
     tcase_add_test(rotation, keep_old_leaves_old_connections_alone);
 
     tcase_add_unchecked_fixture(lifecycle, start_peer13, stop_peer13);

@@ -108,6 +108,11 @@ wait "$PID"; rc=$?
 result=$(grep -a '^RESULT ' "$OUT")
 if (( rc == 0 )); then ok "SASL_SSL on $(sed -n 's/^STARTED \(librdkafka [0-9.]*\).*/\1/p' "$OUT"): ${result#RESULT }"
 else fail "SASL_SSL: rc=$rc ${result:-no result}" "$(grep -a 'ERROR\|FAIL\|failed\|REBALANCE' "$OUT" | tail -n 15)"; fi
+# a SASL client's connection is never moved in place: a new TLS connection
+# under an authenticated one would carry its requests unauthenticated
+if ! grep -aq 'moved from generation .* librdkafka saw nothing' "$OUT"; then
+  ok "SASL_SSL: no connection was moved in place (every move was a reconnect)"
+else fail "SASL_SSL: a SASL connection was moved in place" "$(grep -a 'moved from generation' "$OUT" | head -n 5)"; fi
 p=$(grep -F "\"clientId\":\"$TOPIC-p\"" "$WORK/sasl/request.log" | grep -o '"principal":"[^"]*"' | sort -u | paste -sd' ')
 c=$(grep -F "\"clientId\":\"$TOPIC-c\"" "$WORK/sasl/request.log" | grep -o '"principal":"[^"]*"' | sort -u | paste -sd' ')
 if [[ $p == '"principal":"User:alice"' && $c == '"principal":"User:alice"' ]]; then

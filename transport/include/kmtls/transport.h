@@ -67,7 +67,10 @@
  *     use - and fail with - the new one).
  *   - by reconnecting: for a connection that carried SaslHandshake or
  *     SaslAuthenticate (SASL authenticates the connection, and a new one
- *     would be unauthenticated) or with cfg.move_by_reconnect. The
+ *     would be unauthenticated; also when that request went out while the
+ *     spare was being set up: the spare is dropped) or with
+ *     cfg.move_by_reconnect, which a SASL client should set, since only the
+ *     application knows before the first request that it uses SASL. The
  *     connection is fenced the same way and, once idle, closed; librdkafka
  *     reconnects with the new credentials. It starts only while another
  *     connection has carried a response (so librdkafka keeps a broker up
@@ -125,7 +128,8 @@ typedef struct km_transport_config {
      * present the old certificate's identity for hours). */
     int keep_old;
     /* 1: move every old connection by closing it (librdkafka reconnects),
-     * never in place. Automatic for a connection that carried SASL. */
+     * never in place. Automatic for a connection that carried SASL; the
+     * plugin sets it for a sasl_ssl client. */
     int move_by_reconnect;
     /* 1: TCP_NODELAY on the broker socket. librdkafka <= 2.7 sets it (and
      * SO_SNDBUF/SO_RCVBUF) only after connecting, on the fd that is then the
