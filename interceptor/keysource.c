@@ -124,8 +124,20 @@ OSSL_LIB_CTX *km_keysource_libctx(void)
     return process_libctx != NULL ? process_libctx->libctx : NULL;
 }
 
+/* 1 when the trust read of a volume found nothing because the volume was
+ * not the one whose identity was just read: no directory there at that
+ * moment, or another one (a swap between the two opens). Taken as "no
+ * truststore", it would leave the broker's CA to librdkafka's defaults
+ * (the system's public CAs) instead of the volume's. */
+static int torn(const kmtls_loaded *ks, const kmtls_loaded *ts, int ts_ok)
+{
+    if (ts_ok || ks->volume.ino == 0)
+        return 0; /* trust read, or not a directory read (nothing known) */
+    return ts->volume.ino == 0 || ks->volume.dev != ts->volume.dev || ks->volume.ino != ts->volume.ino;
+}
+
 static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
-                     char *errstr, size_t errstr_size, km_cache_key *cache_key)
+                     char *errstr, size_t errstr_size, km_cache_key *cache_key, int *torn_out)
 {
     const char *source = km_settings_source(s), *prop = km_settings_source_property(s);
     const char *trust = s->truststore != NULL ? s->truststore : source;
@@ -179,8 +191,15 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
     }
     /* A volume without a truststore leaves the broker's CA to librdkafka's
      * defaults; a truststore that was named must load. */
-    if (!load_uri(ts_uri, trust_pw, NULL, &ts, &reason, msg, sizeof(msg)) &&
-        (s->truststore != NULL || reason != KAFKA_MTLS_R_NOT_FOUND)) {
+    int ts_ok = load_uri(ts_uri, trust_pw, NULL, &ts, &reason, msg, sizeof(msg));
+    if (s->truststore == NULL && torn(&ks, &ts, ts_ok)) {
+        *torn_out = 1;
+        snprintf(errstr, errstr_size, "kafka-mtls: %s: %s was replaced between reading its key and "
+                 "its trusted certificates", prop, source);
+        *reason_out = KAFKA_MTLS_R_NOT_READY;
+        goto done;
+    }
+    if (!ts_ok && (s->truststore != NULL || reason != KAFKA_MTLS_R_NOT_FOUND)) {
         snprintf(errstr, errstr_size, "kafka-mtls: %s: %s",
                  s->truststore != NULL ? "ssl.truststore.location" : prop, msg);
         *reason_out = reason;
@@ -201,17 +220,22 @@ done:
  * The key and chain and the trusted certificates come from two opens; a
  * volume replaced in between (a directory swapped by rename, Kubernetes
  * re-pointing ..data) would pair one volume's identity with the other's
- * trust. When the volume's files changed during the read, read again.
+ * trust. When the volume's files changed during the read, read again; and
+ * when the trust read found no truststore because the volume was not
+ * there or was another directory (the provider says which directory each
+ * read held: a directory swapped out and back in leaves the fingerprint as
+ * it was). After 5 reads the last one stands; a torn one fails.
  */
 int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
                       char *errstr, size_t errstr_size)
 {
     for (int attempt = 1;; attempt++) {
         km_cache_key before = km_cache_key_of(s), after;
-        int ok = load_once(s, no_wait, out, reason_out, errstr, errstr_size, &before);
+        int mixed = 0;
+        int ok = load_once(s, no_wait, out, reason_out, errstr, errstr_size, &before, &mixed);
 
         after = km_cache_key_of(s);
-        if (before.valid && after.valid &&
+        if (!mixed && before.valid && after.valid &&
             CRYPTO_memcmp(before.digest, after.digest, sizeof(before.digest)) == 0) {
             if (ok) { /* only what was read from one unchanged volume is kept */
                 km_cache_put(&before, out);
@@ -220,6 +244,9 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
             }
             return ok;
         }
+        /* Changed meanwhile: read again, up to 5 times, then use the last
+         * read (the provider read each open from one directory). A torn
+         * read (mixed) failed in load_once, its message saying why. */
         if (!before.valid || !after.valid || attempt == 5)
             return ok;
         if (ok)

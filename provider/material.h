@@ -6,6 +6,7 @@
 #include <openssl/core.h>
 #include <openssl/x509.h>
 
+#include "kmtls/provider.h"
 #include "kmtls/secret.h"
 #include "kmtls/status.h"
 #include "uri.h"
@@ -42,6 +43,11 @@ typedef struct km_material {
  * swap (pinning.c). 1, or 0 with st set.
  */
 int km_material_load(const km_request *rq, km_material *out, km_status *st);
+
+/* The directory (or ..data target) the last read on this thread held
+ * open, zero when it held none; km_pinned_forget() zeroes it. */
+km_volume_id km_pinned_last(void);
+void km_pinned_forget(void);
 void km_material_clear(km_material *m);
 
 #endif

@@ -19,6 +19,23 @@
 /* A volume that keeps changing is read this often, then reported as read. */
 #define MAX_ATTEMPTS 5
 
+/* The directory this thread's last read held open. OSSL_STORE has no way
+ * to hand it back with the objects, and a caller that reads one volume in
+ * two opens (the plugin: identity, then trust) needs it to know both came
+ * from the same directory: a fingerprint taken before and after cannot
+ * tell, when a swapped-out directory is swapped back in between. */
+static _Thread_local km_volume_id last_pinned;
+
+void km_pinned_forget(void)
+{
+    memset(&last_pinned, 0, sizeof(last_pinned));
+}
+
+km_volume_id km_pinned_last(void)
+{
+    return last_pinned;
+}
+
 /*
  * A volume directory held open for one read, and reached through
  * /proc/self/fd/N: every file of the read then comes from that directory,
@@ -44,6 +61,7 @@ static const km_request *pin(const km_request *rq, pinned_volume *p, km_status *
     int fd, data;
 
     p->fd = -1;
+    km_pinned_forget();
     if (stat(rq->uri->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return rq;
     if ((fd = km_safe_dir_open(rq->uri->path, "volume", 0, &refused)) < 0) {
@@ -67,6 +85,10 @@ static const km_request *pin(const km_request *rq, pinned_volume *p, km_status *
         return rq;
     }
     p->fd = fd;
+    if (fstat(fd, &sb) == 0) {
+        last_pinned.dev = (unsigned long long)sb.st_dev;
+        last_pinned.ino = (unsigned long long)sb.st_ino;
+    }
     p->uri = *rq->uri;
     p->uri.path = p->path;
     p->uri.name = strrchr(rq->uri->path, '/') + 1;

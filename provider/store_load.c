@@ -12,6 +12,7 @@
 
 #include "kafka-mtls.h"
 #include "kmtls/provider.h"
+#include "material.h"
 
 /* The provider's error is the last one raised: its code, its text and
  * where it was raised. */
@@ -73,6 +74,7 @@ int kmtls_store_load(OSSL_LIB_CTX *libctx, const kmtls_query *q, kmtls_loaded *o
 
     memset(out, 0, sizeof(*out));
     ERR_clear_error();
+    km_pinned_forget();
     if ((out->certs = sk_X509_new_null()) == NULL ||
         (ctx = OSSL_STORE_open_ex(q->uri, libctx, NULL, NULL, NULL, q->params, NULL, NULL)) == NULL ||
         (q->expect != 0 && !OSSL_STORE_expect(ctx, q->expect)) || (q->subject != NULL && !find(ctx, q->subject)))
@@ -94,6 +96,7 @@ int kmtls_store_load(OSSL_LIB_CTX *libctx, const kmtls_query *q, kmtls_loaded *o
         kmtls_loaded_clear(out);
         take_error(out);
     }
+    out->volume = km_pinned_last();
     ERR_clear_error();
     return ok;
 }

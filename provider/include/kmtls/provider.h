@@ -46,10 +46,19 @@ typedef struct kmtls_query {
     const OSSL_PARAM *params;
 } kmtls_query;
 
+/* A directory's identity (st_dev, st_ino); zero: none or unknown. */
+typedef struct km_volume_id {
+    unsigned long long dev, ino;
+} km_volume_id;
+
 typedef struct kmtls_loaded {
     EVP_PKEY *key;          /* the first private key yielded, or NULL */
     int nkeys;              /* how many were yielded */
     STACK_OF(X509) *certs;  /* every certificate, in the order yielded */
+    /* the volume directory (for Kubernetes, ..data's target) this read held
+     * open, also on failure; zero when it held none (a file, a volume not
+     * there at that moment) or the provider is another copy's (a module) */
+    km_volume_id volume;
     /* on failure: */
     unsigned long error;    /* the last error's code */
     int reason;             /* its reason: the provider's kafka_mtls_reason */
