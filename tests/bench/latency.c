@@ -14,6 +14,8 @@
 #include <time.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bench_conf.h"
+
 #define WARMUP 50
 
 static int done, failed;
@@ -53,19 +55,8 @@ int main(int argc, char **argv)
         return 2;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    for (int i = 3; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-
-        if (eq == NULL) {
-            fprintf(stderr, "latency: %s: expected KEY=VALUE\n", argv[i]);
-            return 2;
-        }
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "latency: %s: %s\n", argv[i], errstr);
-            return 2;
-        }
-    }
+    if (!bench_conf_args(conf, argv, 3, argc, "latency"))
+        return 2;
     if (rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
         (rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL) {
         fprintf(stderr, "latency: %s\n", errstr);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bench_conf.h"
+
 static int delivered;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -45,17 +47,8 @@ int main(int argc, char **argv)
         return 2;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    for (int i = 2; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-
-        if (eq == NULL)
-            return 2;
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "memory: %s: %s\n", argv[i], errstr);
-            return 2;
-        }
-    }
+    if (!bench_conf_args(conf, argv, 2, argc, "memory"))
+        return 2;
     before = heap();
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL) {
         fprintf(stderr, "memory: %s\n", errstr);

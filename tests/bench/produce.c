@@ -16,6 +16,8 @@
 #include <time.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bench_conf.h"
+
 static long delivered, failed;
 
 static double now_ms(void)
@@ -45,21 +47,9 @@ static rd_kafka_t *client(int argc, char **argv)
     rd_kafka_t *rk;
 
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    for (int i = 0; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-
-        if (eq == NULL) {
-            fprintf(stderr, "produce: %s: expected KEY=VALUE\n", argv[i]);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "produce: %s: %s\n", argv[i], errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-        *eq = '=';
+    if (!bench_conf_args(conf, argv, 0, argc, "produce")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL)
         fprintf(stderr, "produce: rd_kafka_new: %s\n", errstr);

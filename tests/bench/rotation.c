@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bench_conf.h"
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -86,17 +88,8 @@ int main(int argc, char **argv)
     }
     log = argv[2], vol = argv[3], dirs[0] = argv[4], cns[0] = argv[5], dirs[1] = argv[6], cns[1] = argv[7];
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    for (int i = 9; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-
-        if (eq == NULL)
-            return 2;
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "rotation: %s: %s\n", argv[i], errstr);
-            return 2;
-        }
-    }
+    if (!bench_conf_args(conf, argv, 9, argc, "rotation"))
+        return 2;
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL) {
         fprintf(stderr, "rotation: %s\n", errstr);
         return 1;

@@ -22,6 +22,8 @@
 #include <openssl/pkcs12.h>
 #include <librdkafka/rdkafka.h>
 
+#include "bench_conf.h"
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -39,20 +41,8 @@ static int one_client(int argc, char **argv, int first_arg, int n)
     rd_kafka_resp_err_t err;
     rd_kafka_t *rk;
 
-    for (int i = first_arg; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-
-        if (eq == NULL) {
-            fprintf(stderr, "startup: %s: expected KEY=VALUE\n", argv[i]);
-            return 0;
-        }
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, argv[i], eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "startup: %s: %s\n", argv[i], errstr);
-            return 0;
-        }
-        *eq = '=';
-    }
+    if (!bench_conf_args(conf, argv, first_arg, argc, "startup"))
+        return 0;
     t0 = now_ms();
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL) {
         fprintf(stderr, "startup: rd_kafka_new: %s\n", errstr);
