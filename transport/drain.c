@@ -27,6 +27,25 @@ static int in_place(const km_transport *t, const km_conn *c)
     return !t->cfg.move_by_reconnect && !c->req.sasl;
 }
 
+/* The spare goes; the connection is UP on its generation again, unfenced,
+ * and librdkafka's bytes flow. km_pump ran: c may have been closed. */
+static void spare_dropped(km_conn *c)
+{
+    km_transport *t = c->t;
+
+    if (c->spare) {
+        km_leg_close(c->spare);
+        km_leg_free(c->spare);
+        c->spare = NULL;
+    }
+    c->fenced = 0;
+    c->state = KM_CONN_UP;
+    if (t->moving == c)
+        t->moving = NULL;
+    if (km_pump(c, KM_KICK_ALL) < 0)
+        km_conn_close(c, NULL);
+}
+
 /* A connection whose spare was opened before it had carried any SASL
  * request, and which then authenticated (librdkafka's SaslHandshake comes
  * right after ApiVersion): its spare would carry the requests
@@ -34,19 +53,9 @@ static int in_place(const km_transport *t, const km_conn *c)
  * reconnecting instead (km_drain_tick picks it again). */
 static void spare_for_sasl_dropped(km_conn *c)
 {
-    km_transport *t = c->t;
-
-    km_log(t, LOG_DEBUG, c->broker, "the connection authenticated with SASL after its move began: "
+    km_log(c->t, LOG_DEBUG, c->broker, "the connection authenticated with SASL after its move began: "
            "it moves by reconnecting instead");
-    km_leg_close(c->spare);
-    km_leg_free(c->spare);
-    c->spare = NULL;
-    c->fenced = 0;
-    c->state = KM_CONN_UP;
-    if (t->moving == c)
-        t->moving = NULL;
-    if (km_pump(c, KM_KICK_ALL) < 0)
-        km_conn_close(c, NULL);
+    spare_dropped(c);
 }
 
 static int another_up(const km_transport *t, const km_conn *c)
@@ -197,26 +206,15 @@ void km_drain_spare_up(km_conn *c)
 void km_drain_spare_failed(km_conn *c, const char *reason)
 {
     km_transport *t = c->t;
-    km_leg *spare = c->spare;
-    uint64_t gen = spare ? spare->gen : t->seen_gen;
+    uint64_t gen = c->spare ? c->spare->gen : t->seen_gen;
 
     km_log(t, LOG_ERR, c->broker, "the new credentials (generation %llu) did not work: %s; the "
            "connection stays on generation %llu", (unsigned long long)gen, reason,
            (unsigned long long)c->tls->gen);
-    if (spare) {
-        km_leg_close(spare);
-        km_leg_free(spare);
-        c->spare = NULL;
-    }
     /* not again for this generation (nor the loop in km_drain_tick) */
     c->move_failed_gen = gen > t->seen_gen ? gen : t->seen_gen;
-    c->fenced = 0;
-    c->state = KM_CONN_UP;
     t->counters.move_failures++;
-    if (t->moving == c)
-        t->moving = NULL;
-    if (km_pump(c, KM_KICK_ALL) < 0)
-        km_conn_close(c, NULL);
+    spare_dropped(c);
 }
 
 uint64_t km_drain_deadline(const km_transport *t)
