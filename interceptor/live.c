@@ -43,6 +43,17 @@ static rd_kafka_resp_err_t on_thread_start(rd_kafka_t *rk, rd_kafka_thread_type_
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* librdkafka wrote a whole request on sockfd, on the broker's thread: the
+ * transport sends it from here rather than wake its own thread for it. */
+static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const char *brokername, int32_t brokerid,
+                                           int16_t ApiKey, int16_t ApiVersion, int32_t CorrId, size_t size,
+                                           void *opaque)
+{
+    (void)rk, (void)brokername, (void)brokerid, (void)ApiKey, (void)ApiVersion, (void)CorrId, (void)size;
+    km_transport_request_sent(((km_live *)opaque)->transport, sockfd);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 static void transport_log(void *opaque, int level, const char *line)
 {
     km_live *l = opaque;
@@ -227,7 +238,8 @@ int km_live_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, const k
         live_free(l);
         return 0;
     }
-    if ((err = s->rdk->add_on_thread_start(rk, LIVE_NAME, on_thread_start, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if ((err = s->rdk->add_on_thread_start(rk, LIVE_NAME, on_thread_start, l)) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        (err = s->rdk->add_on_request_sent(rk, LIVE_NAME, on_request_sent, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errstr, n, "kafka-mtls: cannot register the live-rotation interceptors: %s", s->rdk->err2str(err));
         return 0;
     }

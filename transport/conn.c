@@ -56,6 +56,7 @@ km_conn *km_conn_new(km_transport *t, const char *broker_id, int *err)
         return NULL;
     }
     c->t = t;
+    c->serial = __atomic_add_fetch(&t->conn_serial, 1, __ATOMIC_RELAXED);
     c->plain.c = c;
     c->plain.fd = -1;
     c->state = KM_CONN_CONNECTING;

@@ -229,9 +229,14 @@ static void *engine_main(void *arg)
     struct epoll_event evs[MAX_EVENTS];
     int stopping = 0;
 
+    pthread_mutex_lock(&t->work);
     while (!stopping) {
         uint64_t now = km_transport_clock_ms();
-        int n = epoll_wait(t->epfd, evs, MAX_EVENTS, next_timeout(t, now));
+        int timeout = next_timeout(t, now), n;
+
+        pthread_mutex_unlock(&t->work);
+        n = epoll_wait(t->epfd, evs, MAX_EVENTS, timeout);
+        pthread_mutex_lock(&t->work);
 
         if (n < 0 && errno != EINTR) {
             km_log(t, LOG_ERR, NULL, "epoll_wait: %s; closing every connection", strerror(errno));
@@ -262,6 +267,7 @@ static void *engine_main(void *arg)
     bury(t);
     /* commands queued before stop was seen */
     run_commands(t);
+    pthread_mutex_unlock(&t->work);
     return NULL;
 }
 
@@ -294,6 +300,7 @@ km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial,
     apply_defaults(&t->cfg);
     t->epfd = t->wakefd = -1;
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->work, NULL);
     pthread_cond_init(&t->cond, NULL);
     t->gen = t->seen_gen = 1;
     int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -330,6 +337,7 @@ fail:
     if (t->epfd >= 0)
         close(t->epfd);
     pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->work);
     pthread_mutex_destroy(&t->mu);
     free(t);
     return NULL;
@@ -387,6 +395,7 @@ void km_transport_free(km_transport *t)
     close(t->epfd);
     SSL_CTX_free(t->ctx);
     pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->work);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }

@@ -145,6 +145,7 @@ int km_transport_connect(km_transport *t, int fd, const struct sockaddr *addr, s
 
     c->tls->ep.fd = tcp;
     c->plain.fd = pair[1];
+    c->rk_fd = fd;
     c->held = c->held_total = held;
     if ((err = km_submit(t, &c->add_cmd)) != 0) {
         /* Closing P with the filler queued makes fd report ECONNRESET. */

@@ -10,6 +10,7 @@
  *   conn.c       a connection as librdkafka sees it: release, events,
  *                switching legs, teardown
  *   pump.c       bytes in UP: P -> SSL_write, SSL_read -> P
+ *   direct.c     a request sent from librdkafka's own thread (on_request_sent)
  *   frames.c     Kafka frame accounting (request boundaries, responses due)
  *   drain.c      which old-generation connection moves next, and how
  *   log.c        "kafka-mtls: broker ...: ..." lines to cfg.log
@@ -113,6 +114,8 @@ struct km_conn {
     uint64_t responses;           /* handed to librdkafka in full */
     uint64_t awaiting;            /* forwarded requests still without a response */
     km_cmd add_cmd;               /* preallocated: nothing can fail after dup3 */
+    int rk_fd;                    /* librdkafka's fd number (the other end of P) */
+    uint64_t serial;              /* order of creation: the newest of a reused rk_fd wins */
 };
 
 struct km_transport {
@@ -128,6 +131,13 @@ struct km_transport {
     uint64_t gen;
     km_cmd *cmd_head, *cmd_tail;
     int stopping;
+    uint64_t conn_serial;         /* the last km_conn.serial handed out */
+
+    /* Held by the transport's thread while it works (from epoll_wait's
+     * return to its next call) and by km_transport_request_sent: every
+     * connection, its legs and buffers are touched only under it. Taken
+     * before mu, never after it. */
+    pthread_mutex_t work;
 
     /* the transport's thread only */
     km_conn *conns, *graveyard;
@@ -190,6 +200,11 @@ void km_tls_confirmed(km_leg *l);
 int km_pump(km_conn *c, unsigned kick);      /* 0 ok, -1 the connection is done */
 int km_pump_idle(const km_conn *c);          /* nothing forwarded awaits its response */
 int km_pump_alloc(km_conn *c);
+int km_pump_up(km_conn *c);                  /* librdkafka -> broker only: 0 ok, -1 done */
+
+/* direct.c: km_transport_request_sent's work, with t->work held; 1 if a
+ * request was completed and sent by the calling thread */
+int km_direct_forward(km_transport *t, int fd);
 
 /* drain.c */
 void km_drain_tick(km_transport *t, uint64_t now);

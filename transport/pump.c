@@ -214,6 +214,14 @@ int km_pump(km_conn *c, unsigned kick)
     return 0;
 }
 
+int km_pump_up(km_conn *c)
+{
+    if (run(c, up_step) < 0)
+        return -1;
+    km_conn_interest(c);
+    return 0;
+}
+
 int km_pump_idle(const km_conn *c)
 {
     return c->up_len == 0 && km_frames_at_boundary(&c->req) && c->awaiting == 0 &&

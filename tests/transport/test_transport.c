@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "internal.h"   /* t->work: holding the transport's thread off, for direct_* */
 #include "peers.h"
 
 #define T_CONNECT 10000   /* ms: a handshake on a loaded 2-core machine, valgrind included */
@@ -835,6 +838,108 @@ END_TEST
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* -------------------------------------------- requests from librdkafka's thread */
+
+static void block_sigpipe(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+}
+
+/* The transport's thread is held off (its lock taken here), so nobody but
+ * the caller can have forwarded the request when the response comes. */
+START_TEST(direct_request_is_sent_by_the_calling_thread)
+{
+    km_transport *t = transport(NULL, "app-v1", "ca", 0);
+    unsigned char req[256], body[65536];
+    size_t n = kafka_apiversions(req, sizeof(req), 7, "kmtls-direct");
+    km_conn_info ci[2];
+    int fd = lk_connect(t, peer13.port, broker(peer13.port));
+
+    block_sigpipe();
+    /* not UP yet: still the transport's thread's alone */
+    ck_assert_int_eq(km_transport_request_sent(t, fd), 0);
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    ck_assert_int_eq(km_transport_request_sent(t, fd + 100), 0);   /* not a connection of t */
+    pthread_mutex_lock(&t->work);
+    ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+    ck_assert_int_eq(km_direct_forward(t, fd), 1);
+    pthread_mutex_unlock(&t->work);
+    long len = lk_read_frame(fd, body, sizeof(body), T_REPLY);
+    ck_assert_int_ge(len, 10);
+    ck_assert_int_eq(body[3], 7);
+    km_transport_counts st = counts(t, ci, 2);
+    ck_assert_uint_eq(st.direct, 1);
+    ck_assert_uint_eq(ci[0].requests, 1);
+    ck_assert_uint_eq(ci[0].responses, 1);
+    /* nothing left to send: the next call finds no request */
+    ck_assert_int_eq(km_transport_request_sent(t, fd), 0);
+    close(fd);
+    done(t);
+}
+END_TEST
+
+/* Both threads race for every request, as they do under librdkafka: each
+ * request reaches the broker exactly once, every response comes back. */
+START_TEST(direct_and_transport_thread_share_a_connection)
+{
+    km_transport *t = transport(NULL, "app-v1", "ca", 0);
+    km_conn_info ci[2];
+    int fd = lk_connect(t, peer13.port, broker(peer13.port));
+    unsigned direct = 0;
+    enum { ROUNDS = 300 };
+
+    block_sigpipe();
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    for (int32_t corr = 1; corr <= ROUNDS; corr++) {
+        unsigned char req[256], body[65536];
+        size_t n = kafka_apiversions(req, sizeof(req), corr, "kmtls-direct");
+
+        ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+        direct += (unsigned)km_transport_request_sent(t, fd);
+        long len = lk_read_frame(fd, body, sizeof(body), T_REPLY);
+        ck_assert_msg(len >= 10, "no response to request %d", corr);
+        int32_t got = (int32_t)((uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 | (uint32_t)body[2] << 8 | body[3]);
+        ck_assert_int_eq(got, corr);
+    }
+    km_transport_counts st = counts(t, ci, 2);
+    ck_assert_uint_eq(st.direct, direct);
+    ck_assert_uint_eq(ci[0].requests, ROUNDS);
+    ck_assert_uint_eq(ci[0].responses, ROUNDS);
+    printf("direct: %u of %d requests sent by the calling thread\n", direct, ROUNDS);
+    close(fd);
+    done(t);
+}
+END_TEST
+
+/* SSL_write would raise SIGPIPE in a thread that lets it through */
+START_TEST(direct_needs_sigpipe_blocked)
+{
+    km_transport *t = transport(NULL, "app-v1", "ca", 0);
+    int fd = lk_connect(t, peer13.port, broker(peer13.port));
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    for (int32_t corr = 1; corr <= 20; corr++) {
+        unsigned char req[256], body[65536];
+        size_t n = kafka_apiversions(req, sizeof(req), corr, "kmtls-direct");
+
+        ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+        ck_assert_int_eq(km_transport_request_sent(t, fd), 0);
+        ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    }
+    ck_assert_uint_eq(counts(t, NULL, 0).direct, 0);
+    close(fd);
+    done(t);
+}
+END_TEST
+
 START_TEST(free_with_connections_open_leaves_nothing)
 {
     int fds0 = count_fds(), threads0 = count_threads();
@@ -889,7 +994,8 @@ int main(void)
 {
     Suite *s = suite_create("transport");
     TCase *setup = tcase_create("setup"), *refusals = tcase_create("refusals"),
-          *rotation = tcase_create("rotation"), *lifecycle = tcase_create("lifecycle");
+          *rotation = tcase_create("rotation"), *lifecycle = tcase_create("lifecycle"),
+          *direct = tcase_create("direct");
     SRunner *sr;
     int failed;
 
@@ -925,10 +1031,14 @@ int main(void)
     tcase_add_test(rotation, keep_old_leaves_old_connections_alone);
 
     tcase_add_unchecked_fixture(lifecycle, start_peer13, stop_peer13);
+    tcase_add_unchecked_fixture(direct, start_peer13, stop_peer13);
+    tcase_add_test(direct, direct_request_is_sent_by_the_calling_thread);
+    tcase_add_test(direct, direct_and_transport_thread_share_a_connection);
+    tcase_add_test(direct, direct_needs_sigpipe_blocked);
     tcase_add_test(lifecycle, free_with_connections_open_leaves_nothing);
     tcase_add_test(lifecycle, create_and_free_cycles_leave_nothing);
 
-    TCase *all[] = {setup, refusals, rotation, lifecycle};
+    TCase *all[] = {setup, refusals, rotation, direct, lifecycle};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_set_timeout(all[i], 120);
         suite_add_tcase(s, all[i]);

@@ -90,9 +90,10 @@
  * generation.
  *
  * ## Threads
- * km_transport_connect, km_transport_set_ctx and km_transport_stats may be
- * called from any thread, concurrently. cfg.log is called from the
- * transport's thread and from callers of km_transport_connect.
+ * km_transport_connect, km_transport_set_ctx, km_transport_stats and
+ * km_transport_request_sent may be called from any thread, concurrently.
+ * cfg.log is called from the transport's thread and from callers of
+ * km_transport_connect and km_transport_request_sent.
  */
 #ifndef KMTLS_TRANSPORT_H
 #define KMTLS_TRANSPORT_H
@@ -169,6 +170,19 @@ km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial,
 int km_transport_connect(km_transport *t, int fd, const struct sockaddr *addr,
                          socklen_t addrlen, const char *broker_id);
 
+/* The body of an on_request_sent interceptor(rk, sockfd, ...), on the
+ * thread that wrote the request: librdkafka has just written a whole
+ * request on fd. If fd is the AF_UNIX end of a connection that is UP (not
+ * in its handshake, not being moved or drained), the request is encrypted
+ * and sent from this thread now, instead of waking the transport's thread
+ * for it: one thread hand-off less per request (the response still comes
+ * through the transport's thread). Returns 1 if a request was sent from
+ * here, 0 if the transport's thread forwards (or already forwarded) the
+ * bytes as ever: they are in the socket either way, so 0 loses nothing. A thread that does not block SIGPIPE
+ * always gets 0 (librdkafka's threads block every signal). Blocks only
+ * while the transport's thread works on its own batch. */
+int km_transport_request_sent(km_transport *t, int fd);
+
 /* New credentials; the caller guarantees that key and certificate match.
  * Connections started after this returns use ctx; existing ones are drained
  * as described above. Returns 0, or EINVAL (ctx NULL). */
@@ -200,6 +214,7 @@ typedef struct km_transport_counts {
     uint64_t move_failures;       /* ... whose new credentials the broker refused */
     uint64_t drained;             /* old-generation connections closed at a boundary */
     uint64_t drain_timeouts;      /* ... closed by drain_timeout_ms */
+    uint64_t direct;              /* requests sent by km_transport_request_sent's caller */
 } km_transport_counts;
 
 /* A consistent snapshot, taken by the transport's thread (the caller waits
