@@ -6,6 +6,8 @@
 # every run), all in this one run. A benchmark, never a test: it asserts
 # nothing. run.sh calls it for the README's Performance table.
 #   KMTLS_BUILD=build tests/bench/live.sh    or    meson test -C build --benchmark live_rotation
+#   KMTLS_BENCH_ONLY="latency startup" tests/bench/live.sh 5   some figures only (throughput latency
+#                                                               startup memory rotation)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 B=${KMTLS_BUILD:-$ROOT/build}; B=$(cd "$B" && pwd)
@@ -19,7 +21,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/kmtls-bench-live.XXXXXX")
 trap '"$PEER" stop "$W/peer" >/dev/null 2>&1; rm -rf "$W"' EXIT
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
-ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+ratio() { awk "BEGIN { if ($2 == 0) printf \"-\"; else printf \"%.2f\", $1 / $2 }"; }
 signed() { awk "BEGIN { d = $1; printf \"%s%.1f\", (d >= 0 ? \"+\" : \"\"), d }"; }
 row() { printf '| %-58s | %12s | %-48s |\n' "$1" "$2" "$3"; }
 die() { echo "bench live: $*" >&2; exit 1; }
@@ -52,36 +54,49 @@ inturns() {
   [[ ${#OWN_V[@]} == "$n" && ! " ${OWN_V[*]} ${LIVE_V[*]} " =~ \ \  ]] || die "a run failed"
 }
 med() { printf '%s\n' "$@" | median; }
+ONLY=" ${KMTLS_BENCH_ONLY:-throughput latency startup memory rotation} "
+want() { [[ $ONLY == *" $1 "* ]]; }
+t_own=0 t_live=0 p50_own=0 p99_own=0 p50_live=0 p99_live=0 s_own=0 s_live=0 m_own=0 m_live=0 rot=- hs=0
 
 # 1. throughput, 1 M x 100 B
 tput() { "$BIN/produce" "$MESSAGES" 100 bench "$@" | sed -n 's/.*: \([0-9]*\) msgs\/s$/\1/p'; }
-inturns "$TPUT_RUNS" tput "${OWN[@]}" -- tput "${LIVE[@]}"
-t_own=$(med "${OWN_V[@]}") t_live=$(med "${LIVE_V[@]}")
+if want throughput; then
+  inturns "$TPUT_RUNS" tput "${OWN[@]}" -- tput "${LIVE[@]}"
+  t_own=$(med "${OWN_V[@]}") t_live=$(med "${LIVE_V[@]}")
+fi
 # 2. synchronous produce latency, linger.ms=0: p50 and p99 of each run
 lat() { "$BIN/latency" "$LAT_MSGS" bench "$@" | sed -n 's/.* p50 \([0-9.]*\) us, p99 \([0-9.]*\) us$/\1 \2/p'; }
-inturns "$RUNS" lat "${OWN[@]}" -- lat "${LIVE[@]}"
-p50_own=$(printf '%s\n' "${OWN_V[@]}" | cut -d' ' -f1 | median) p99_own=$(printf '%s\n' "${OWN_V[@]}" | cut -d' ' -f2 | median)
-p50_live=$(printf '%s\n' "${LIVE_V[@]}" | cut -d' ' -f1 | median) p99_live=$(printf '%s\n' "${LIVE_V[@]}" | cut -d' ' -f2 | median)
+if want latency; then
+  inturns "$RUNS" lat "${OWN[@]}" -- lat "${LIVE[@]}"
+  p50_own=$(printf '%s\n' "${OWN_V[@]}" | cut -d' ' -f1 | median) p99_own=$(printf '%s\n' "${OWN_V[@]}" | cut -d' ' -f2 | median)
+  p50_live=$(printf '%s\n' "${LIVE_V[@]}" | cut -d' ' -f1 | median) p99_live=$(printf '%s\n' "${LIVE_V[@]}" | cut -d' ' -f2 | median)
+fi
 # 3. start-up: rd_kafka_new + first metadata
 start() { "$BIN/startup" -n 1 "$@" | sed -n 's/^client 1: .*first metadata \([0-9.]*\) ms/\1/p'; }
-inturns "$RUNS" start "${OWN[@]}" -- start "${LIVE[@]}"
-s_own=$(med "${OWN_V[@]}") s_live=$(med "${LIVE_V[@]}")
+if want startup; then
+  inturns "$RUNS" start "${OWN[@]}" -- start "${LIVE[@]}"
+  s_own=$(med "${OWN_V[@]}") s_live=$(med "${LIVE_V[@]}")
+fi
 # 4. heap per broker connection (3 brokers)
 mem() { "$BIN/memory" bench "$@" | sed -n 's/.*: \([0-9.]*\) KB per connection.*/\1/p'; }
-inturns "$RUNS" mem "${OWN[@]}" -- mem "${LIVE[@]}"
-m_own=$(med "${OWN_V[@]}") m_live=$(med "${LIVE_V[@]}")
+if want memory; then
+  inturns "$RUNS" mem "${OWN[@]}" -- mem "${LIVE[@]}"
+  m_own=$(med "${OWN_V[@]}") m_live=$(med "${LIVE_V[@]}")
+fi
 # 5. new files on the volume -> the new certificate on the wire: a secret
 # volume whose ..data is re-pointed, the broker's accept of the new subject
-mkdir -p "$W/kube"
-for id in a b; do
-  "$V" certmanager "$W/ca" "$W/kube/..id-$id" "live-rot-$id" >/dev/null || die "rotation identities"
-done
-ln -s ..id-a "$W/kube/..data" && for f in tls.crt tls.key ca.crt; do ln -s "..data/$f" "$W/kube/$f"; done
-"$BIN/rotation" "$ROT_ROUNDS" "$W/peer/stunnel.log" "$W/kube" "$W/kube/..id-a" live-rot-a "$W/kube/..id-b" live-rot-b \
-  bench bootstrap.servers="$BOOT" log_level=7 plugin.library.paths="$PLUGIN" mtls.volume="$W/kube" mtls.rotation=live \
-  >"$W/rotation.out" || die "rotation: $(tail -n 3 "$W/rotation.out")"
-rot=$(sed -n 's/^rotation: round [0-9]*: \([0-9.]*\) ms$/\1/p' "$W/rotation.out" | median)
-hs=$(sed -n 's/^handshake: \([0-9.]*\) ms$/\1/p' "$W/rotation.out" | median)
+if want rotation; then
+  mkdir -p "$W/kube"
+  for id in a b; do
+    "$V" certmanager "$W/ca" "$W/kube/..id-$id" "live-rot-$id" >/dev/null || die "rotation identities"
+  done
+  ln -s ..id-a "$W/kube/..data" && for f in tls.crt tls.key ca.crt; do ln -s "..data/$f" "$W/kube/$f"; done
+  "$BIN/rotation" "$ROT_ROUNDS" "$W/peer/stunnel.log" "$W/kube" "$W/kube/..id-a" live-rot-a "$W/kube/..id-b" live-rot-b \
+    bench bootstrap.servers="$BOOT" log_level=7 plugin.library.paths="$PLUGIN" mtls.volume="$W/kube" mtls.rotation=live \
+    >"$W/rotation.out" || die "rotation: $(tail -n 3 "$W/rotation.out")"
+  rot=$(sed -n 's/^rotation: round [0-9]*: \([0-9.]*\) ms$/\1/p' "$W/rotation.out" | median)
+  hs=$(sed -n 's/^handshake: \([0-9.]*\) ms$/\1/p' "$W/rotation.out" | median)
+fi
 poll_ms=1000
 
 row "figure (mtls.rotation=live)" "median" "compared with (same run)"
