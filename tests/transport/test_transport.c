@@ -870,7 +870,7 @@ START_TEST(direct_request_is_sent_by_the_calling_thread)
     pthread_mutex_unlock(&t->work);
     long len = lk_read_frame(fd, body, sizeof(body), T_REPLY);
     ck_assert_int_ge(len, 10);
-    ck_assert_int_eq(body[3], 7);
+    ck_assert_int_eq(corr_of(body), 7);
     km_transport_counts st = counts(t, ci, 2);
     ck_assert_uint_eq(st.direct, 1);
     ck_assert_uint_eq(ci[0].requests, 1);
@@ -902,8 +902,7 @@ START_TEST(direct_and_transport_thread_share_a_connection)
         direct += (unsigned)km_transport_request_sent(t, fd);
         long len = lk_read_frame(fd, body, sizeof(body), T_REPLY);
         ck_assert_msg(len >= 10, "no response to request %d", corr);
-        int32_t got = (int32_t)((uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 | (uint32_t)body[2] << 8 | body[3]);
-        ck_assert_int_eq(got, corr);
+        ck_assert_int_eq(corr_of(body), corr);
     }
     km_transport_counts st = counts(t, ci, 2);
     ck_assert_uint_eq(st.direct, direct);
