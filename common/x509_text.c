@@ -1,5 +1,6 @@
 /* kmtls/x509.h: libcrypto's printers into fixed buffers. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -55,4 +56,23 @@ void km_name_text(const X509_NAME *name, char *buf, size_t n)
     if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
         bio_text(b, buf, n);
     BIO_free(b);
+}
+
+int km_name_only_cn(const X509_NAME *name, char *buf, size_t n)
+{
+    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    unsigned char *utf8 = NULL;
+    int len;
+
+    if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+        return 0;
+    len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (len <= 0 || (size_t)len >= n || memchr(utf8, '\0', (size_t)len) != NULL) {
+        OPENSSL_free(utf8);
+        return 0;
+    }
+    memcpy(buf, utf8, (size_t)len);
+    buf[len] = '\0';
+    OPENSSL_free(utf8);
+    return 1;
 }

@@ -15,33 +15,12 @@
 #include "kafka-mtls.h"
 #include "kmtls/x509.h"
 
-/* The one CN of name into cn[n]; 0 if it has none or several. */
-static int only_cn(const X509_NAME *name, char *cn, size_t n)
-{
-    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-    ASN1_STRING *s;
-    unsigned char *utf8 = NULL;
-    int len;
-
-    if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
-        return 0;
-    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-    if ((len = ASN1_STRING_to_UTF8(&utf8, s)) <= 0 || (size_t)len >= n || memchr(utf8, '\0', (size_t)len)) {
-        OPENSSL_free(utf8);
-        return 0;
-    }
-    memcpy(cn, utf8, (size_t)len);
-    cn[len] = '\0';
-    OPENSSL_free(utf8);
-    return 1;
-}
-
 int km_svc_csr_cn(const km_svc_request *rq, const char *alias, const char *token_subject, const X509 *current,
                   char *cn, size_t n, km_status *st)
 {
     if (rq->subject != NULL) {
         X509_NAME *name = km_subject_build(rq->subject, alias, st);
-        int ok = name != NULL && only_cn(name, cn, n);
+        int ok = name != NULL && km_name_only_cn(name, cn, n);
 
         X509_NAME_free(name);
         return ok || (st->reason != 0 ? 0
@@ -53,7 +32,7 @@ int km_svc_csr_cn(const km_svc_request *rq, const char *alias, const char *token
         snprintf(cn, n, "%s", token_subject);
         return 1;
     }
-    if (current != NULL && only_cn(X509_get_subject_name(current), cn, n))
+    if (current != NULL && km_name_only_cn(X509_get_subject_name(current), cn, n))
         return 1;
     /* rekey ignores the CSR's name: any CN will do */
     snprintf(cn, n, "%s", alias);

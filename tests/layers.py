@@ -5,7 +5,7 @@ The layers, bottom to top (docs/architecture.md):
   include/kafka-mtls.h   the contract
   common/                status and errors, trace, secrets, files, ...
   provider/              the OpenSSL provider
-  enrol/                 the enrolment client for a CA service (src/ private)
+  enrol/                 the enrolment client for a CA service (src/ private; uses common/)
   issuer/                issuance (and enrolment, through enrol/)
   transport/             TLS under librdkafka (live rotation); OpenSSL only
   tool/, interceptor/    the command and the plugin, side by side
@@ -29,7 +29,7 @@ LAYERS = [  # name, directory, the layers it may use
     ("contract", "include", []),
     ("common", "common", ["contract"]),
     ("provider", "provider", ["contract", "common"]),
-    ("enrol", "enrol", ["contract"]),
+    ("enrol", "enrol", ["contract", "common"]),
     ("issuer", "issuer", ["contract", "common", "provider", "enrol"]),
     ("transport", "transport", ["contract"]),
     ("tool", "tool", ["contract", "common", "provider", "issuer"]),

@@ -6,25 +6,7 @@
 
 #include "checks.h"
 #include "fail.h"
-
-int kme_only_cn(const X509_NAME *name, char *buf, size_t n)
-{
-    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-    unsigned char *utf8 = NULL;
-    int len;
-
-    if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
-        return 0;
-    len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-    if (len <= 0 || (size_t)len >= n || memchr(utf8, '\0', (size_t)len) != NULL) {
-        OPENSSL_free(utf8);
-        return 0;
-    }
-    memcpy(buf, utf8, (size_t)len);
-    buf[len] = '\0';
-    OPENSSL_free(utf8);
-    return 1;
-}
+#include "kmtls/x509.h"
 
 /* 1 when a and b have the same subjectAltName extension, byte for byte
  * (or neither has one). */
@@ -55,7 +37,7 @@ static km_enrol_reason identity(X509 *leaf, const kme_expect *e, char *err, size
     char cn[256];
 
     if (e->common_name != NULL &&
-        (!kme_only_cn(X509_get_subject_name(leaf), cn, sizeof(cn)) || strcmp(cn, e->common_name) != 0))
+        (!km_name_only_cn(X509_get_subject_name(leaf), cn, sizeof(cn)) || strcmp(cn, e->common_name) != 0))
         return kme_fail(err, n, KM_ENROL_BAD_RESPONSE,
                         "the certificate's subject does not have the one common name '%s' "
                         "that the request asked for", e->common_name);

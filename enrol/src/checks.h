@@ -16,10 +16,6 @@ typedef struct kme_expect {
     const char *roots_file;    /* for messages */
 } kme_expect;
 
-/* The only CN of name as UTF-8 into buf[n]; 0 when it has none, several,
- * an empty one, one with a NUL, or one that does not fit. */
-int kme_only_cn(const X509_NAME *name, char *buf, size_t n);
-
 /* chain: leaf first, as kme_response_chain returns it (already linked).
  * Checked: the leaf's public key is e->key; it has extendedKeyUsage with
  * clientAuth and is not a CA; no certificate in the chain has expired;

@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "fail.h"
 #include "http.h"
+#include "kmtls/x509.h"
 #include "message.h"
 #include "response.h"
 #include "url.h"
@@ -197,7 +198,7 @@ km_enrol_reason km_enrol_sign(const km_enrol_service *svc, X509_REQ *csr,
                         KME_NOT_AFTER_MAX, not_after);
     if ((r = kme_check_csr(csr, err, n)) != KM_ENROL_OK)
         return r;
-    if (!kme_only_cn(X509_REQ_get_subject_name(csr), cn, sizeof(cn)))
+    if (!km_name_only_cn(X509_REQ_get_subject_name(csr), cn, sizeof(cn)))
         return kme_fail(err, n, KM_ENROL_BAD_ARGUMENT,
                         "kmtls-enrol: the certificate request needs exactly one common name (the "
                         "token's subject)");

@@ -119,8 +119,9 @@ for t in "${targets[@]}"; do
   fi
 done
 # fuzz_enrol_response: the enrolment client's response reader (enrol/src:
-# fail.c message.c response.c checks.c; no libcurl, no network) against
-# json-c, in a binary of its own: enrol/src stays out of the shared -I list.
+# fail.c message.c response.c checks.c, and common/ from $lib; no libcurl,
+# no network) against json-c, in a binary of its own: enrol/src stays out
+# of the shared -I list.
 if pkg-config --exists 'json-c >= 0.15'; then
   enrol_src=("$root"/enrol/src/{fail,message,response,checks}.c)
   bin=$out/bin/fuzz_enrol_response
@@ -128,8 +129,9 @@ if pkg-config --exists 'json-c >= 0.15'; then
     echo "  LD fuzz_enrol_response"
     # shellcheck disable=SC2046  # pkg-config prints several words
     "$cc" -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" \
-      -fsanitize=fuzzer -I"$root/enrol/include" -I"$root/enrol/src" $(pkg-config --cflags json-c) $crypto_cflags \
-      "$here/fuzz_enrol_response.c" "${enrol_src[@]}" $(pkg-config --libs json-c) $crypto_libs -o "$bin"
+      -fsanitize=fuzzer -I"$root/enrol/include" -I"$root/enrol/src" -I"$root/include" -I"$root/common/include" \
+      $(pkg-config --cflags json-c) $crypto_cflags \
+      "$here/fuzz_enrol_response.c" "${enrol_src[@]}" "$lib" $(pkg-config --libs json-c) $crypto_libs -o "$bin"
   fi
   targets+=(fuzz_enrol_response)
 else

@@ -15,5 +15,8 @@ int km_time_of(const ASN1_TIME *t, time_t *out);
 void km_time_text(const ASN1_TIME *t, char *buf, size_t n);
 /* A name in RFC 2253 form ("CN=a,O=b"), "" if it cannot be printed. */
 void km_name_text(const X509_NAME *name, char *buf, size_t n);
+/* The only CN of name as UTF-8 into buf[n]; 0 when it has none, several,
+ * an empty one, one with a NUL, or one that does not fit. */
+int km_name_only_cn(const X509_NAME *name, char *buf, size_t n);
 
 #endif
