@@ -42,23 +42,21 @@ int km_direct_forward(km_transport *t, int fd)
 {
     km_conn *c = conn_of(t, fd);
     uint64_t before;
-    int r;
 
     if (c == NULL || c->state != KM_CONN_UP || c->tls->phase != LEG_UP)
         return 0;
     before = c->req.frames;
-    r = km_pump_up(c);
-    /* a request that completed here: the transport's thread had not
-     * taken it already */
-    if (c->req.frames > before)
-        t->counters.direct++;
-    /* finished (the TLS write failed, logged): closed here, under the
-     * lock; the transport's thread frees it after its next batch */
-    if (r < 0) {
+    if (km_pump_up(c) < 0) {
+        /* finished (the TLS write failed, logged): closed here, under the
+         * lock; the transport's thread frees it after its next batch */
         km_conn_close(c, NULL);
         return 0;
     }
-    return c->req.frames > before;
+    /* 0: the transport's thread had taken the request already */
+    if (c->req.frames == before)
+        return 0;
+    t->counters.direct++;
+    return 1;
 }
 
 int km_transport_request_sent(km_transport *t, int fd)

@@ -139,7 +139,8 @@ struct km_transport {
      * before mu, never after it. */
     pthread_mutex_t work;
 
-    /* the transport's thread only */
+    /* under work: the transport's thread, and km_transport_request_sent
+     * for the one connection it forwards on */
     km_conn *conns, *graveyard;
     uint64_t seen_gen;            /* generation the drain logic has seen */
     uint64_t rotated_ms;          /* when seen_gen last changed, or the last close by

@@ -14,9 +14,9 @@ VOL=(-X "mtls.volume=$WORK/ks/client")   # after plugin.library.paths, which def
 loaded() { sed -n 's/^ *[0-9]*:[[:space:]]*file=\([^ ]*\) .*/\1/p' "$1" | sort -u; }
 
 # a client without enrolment (it fails: nothing on the volume and no CA)
-LD_DEBUG=files LD_DEBUG_OUTPUT=$WORK/plain "${KC[@]}" -X "plugin.library.paths=$KMTLS_PLUGIN" "${VOL[@]}" \
+LD_DEBUG=files LD_DEBUG_OUTPUT=$WORK/ld-plain "${KC[@]}" -X "plugin.library.paths=$KMTLS_PLUGIN" "${VOL[@]}" \
   -X mtls.wait.ms=0 >"$WORK/plain.out" 2>&1
-libs=$(cat "$WORK"/plain.* 2>/dev/null | loaded /dev/stdin)
+libs=$(cat "$WORK"/ld-plain.* 2>/dev/null | loaded /dev/stdin)
 if grep -q 'libkafka-mtls\.so' <<<"$libs" && ! grep -Eq 'libcurl|libjson-c|kafka-mtls-enrol' <<<"$libs"; then
   ok "a client that does not enrol loads the plugin and neither libcurl, json-c nor the enrolment module"
 else fail "what a client without enrolment loaded" "$(grep -E 'kafka-mtls|curl|json' <<<"$libs")"; fi
@@ -28,9 +28,9 @@ printf '%s.%s.sig\n' "$(printf '{"alg":"ES256"}' | basenc --base64url | tr -d '=
 chmod 600 "$WORK/token"
 ENROL=(-X mtls.enrol.url=https://127.0.0.1:1 -X "mtls.enrol.ca.location=$FX/ca/ca.crt"
        -X "mtls.enrol.token.file=$WORK/token" -X mtls.enrol.timeout.ms=1000 -X mtls.wait.ms=2000)
-LD_DEBUG=files LD_DEBUG_OUTPUT=$WORK/enrol "${KC[@]}" -X "plugin.library.paths=$KMTLS_PLUGIN" "${VOL[@]}" "${ENROL[@]}" \
+LD_DEBUG=files LD_DEBUG_OUTPUT=$WORK/ld-enrol "${KC[@]}" -X "plugin.library.paths=$KMTLS_PLUGIN" "${VOL[@]}" "${ENROL[@]}" \
   >"$WORK/enrol.out" 2>&1
-libs=$(cat "$WORK"/enrol.* 2>/dev/null | loaded /dev/stdin)
+libs=$(cat "$WORK"/ld-enrol.* 2>/dev/null | loaded /dev/stdin)
 plugin_dir=$(dirname "$KMTLS_PLUGIN")
 if grep -qx "$plugin_dir/kafka-mtls-enrol.so" <<<"$libs" && grep -q 'libcurl' <<<"$libs" &&
    grep -q 'with the CA service failed: step-ca https://127.0.0.1:1/1.0/sign is unreachable' "$WORK/enrol.out"; then
