@@ -30,8 +30,10 @@ typedef struct km_material {
     const char *layout;
     unsigned char *key_der;         /* PrivateKeyInfo DER, or NULL */
     size_t key_len;
-    char key_type[32];              /* "RSA", "EC", "ED25519", ...: spares libcrypto a
-                                     * decoder search when it decodes the key */
+    char key_type[32];              /* "RSA", "EC", "ED25519", ...: the key manager
+                                     * OSSL_STORE imports the key into */
+    EVP_PKEY *pkey;                 /* key_der decoded (for the check against its
+                                     * certificate), handed out by reference */
     STACK_OF(X509) *chain;          /* leaf first; NULL when not wanted */
     STACK_OF(X509) *trusted;        /* NULL when not wanted */
 } km_material;
