@@ -1,7 +1,8 @@
 /*
  * The interceptor reads volumes with the same provider as `openssl`: the
- * provider's code is linked in and registered as a built-in in a private
- * OSSL_LIB_CTX, and the material comes through OSSL_STORE_open_ex().
+ * provider's code is linked in and registered as a built-in in the
+ * application's default OSSL_LIB_CTX (kmtls_libctx_default), and the
+ * material comes through OSSL_STORE_open_ex().
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,13 +23,13 @@
 #include "kmtls/provider.h"
 #include "material_cache.h"
 
-static kmtls_libctx *process_libctx;
+static const kmtls_libctx *process_libctx;
 static pthread_once_t libctx_once = PTHREAD_ONCE_INIT;
 
 /* Lives as long as the process: the plugin is never unloaded (-z nodelete). */
 static void libctx_init(void)
 {
-    process_libctx = kmtls_libctx_new();
+    process_libctx = kmtls_libctx_default();
 }
 
 /* One OSSL_STORE pass, with the passwords the application configured. */
@@ -118,10 +119,15 @@ static void wait_for_change(int fd, int timeout_ms)
             ;
 }
 
-OSSL_LIB_CTX *km_keysource_libctx(void)
+int km_keysource_ready(void)
 {
     pthread_once(&libctx_once, libctx_init);
-    return process_libctx != NULL ? process_libctx->libctx : NULL;
+    return process_libctx != NULL;
+}
+
+OSSL_LIB_CTX *km_keysource_libctx(void)
+{
+    return km_keysource_ready() ? process_libctx->libctx : NULL;
 }
 
 /* 1 when the trust read of a volume found nothing because the volume was
@@ -149,7 +155,7 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
 
     memset(out, 0, sizeof(*out));
     *reason_out = 0;
-    if (km_keysource_libctx() == NULL) {
+    if (!km_keysource_ready()) {
         snprintf(errstr, errstr_size, "kafka-mtls: cannot initialise OpenSSL (provider registration failed)");
         return 0;
     }

@@ -17,8 +17,11 @@
 int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason,
                       char *errstr, size_t errstr_size);
 
-/* The private library context holding the built-in provider and default
- * (kmtls_libctx_new, once, for the process); NULL if it cannot be made. */
+/* 1 once the provider is loaded in the library context the plugin reads
+ * and issues in (kmtls_libctx_default, once, for the process), 0 if it
+ * cannot be. */
+int km_keysource_ready(void);
+/* That context: NULL, the application's default (kmtls_libctx_default). */
 OSSL_LIB_CTX *km_keysource_libctx(void);
 
 #endif

@@ -1,5 +1,7 @@
-/* kmtls_libctx_new: the provider as a built-in, in a context of its own. */
+/* kmtls_libctx_new and kmtls_libctx_default: the provider as a built-in,
+ * in a context of its own or in the application's default one. */
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/provider.h>
 
 #include "kafka-mtls.h"
@@ -12,13 +14,36 @@ kmtls_libctx *kmtls_libctx_new(void)
     if (lc == NULL)
         return NULL;
     if ((lc->libctx = OSSL_LIB_CTX_new()) == NULL ||
-        !OSSL_PROVIDER_add_builtin(lc->libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init) ||
+        !OSSL_PROVIDER_add_builtin(lc->libctx, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init_builtin) ||
         (lc->kafka_mtls = OSSL_PROVIDER_load(lc->libctx, KAFKA_MTLS_PROVIDER_NAME)) == NULL ||
         (lc->dflt = OSSL_PROVIDER_load(lc->libctx, "default")) == NULL) {
         kmtls_libctx_free(lc);
         return NULL;
     }
     return lc;
+}
+
+static kmtls_libctx default_ctx;
+static CRYPTO_ONCE default_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void default_init(void)
+{
+    /* An application whose configuration already declares the provider
+     * (the kafka-mtls.so module) has it by that name: adding the built-in
+     * then fails, and loading finds the declared one. */
+    ERR_set_mark();
+    OSSL_PROVIDER_add_builtin(NULL, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init_builtin);
+    ERR_pop_to_mark();
+    /* retain_fallbacks: the default provider still comes up by itself
+     * for an application that loaded no provider of its own */
+    default_ctx.kafka_mtls = OSSL_PROVIDER_try_load(NULL, KAFKA_MTLS_PROVIDER_NAME, 1);
+}
+
+const kmtls_libctx *kmtls_libctx_default(void)
+{
+    if (!CRYPTO_THREAD_run_once(&default_once, default_init) || default_ctx.kafka_mtls == NULL)
+        return NULL;
+    return &default_ctx;
 }
 
 void kmtls_libctx_free(kmtls_libctx *lc)

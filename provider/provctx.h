@@ -9,7 +9,8 @@
 
 typedef struct km_provctx {
     const OSSL_CORE_HANDLE *handle;
-    OSSL_LIB_CTX *libctx;            /* child of the application's context */
+    OSSL_LIB_CTX *libctx;            /* a child of the application's context, or (built in) that context */
+    int libctx_borrowed;             /* the latter: not ours to free */
     char *conf_password_file;        /* "password-file" config key */
     OSSL_FUNC_core_new_error_fn *new_error;
     OSSL_FUNC_core_set_error_debug_fn *set_error_debug;

@@ -121,7 +121,8 @@ static void teardown(void *provctx)
 
     if (pc == NULL)
         return;
-    OSSL_LIB_CTX_free(pc->libctx);
+    if (!pc->libctx_borrowed)
+        OSSL_LIB_CTX_free(pc->libctx);
     OPENSSL_free(pc->conf_password_file);
     OPENSSL_free(pc);
 }
@@ -157,10 +158,11 @@ static void read_config(km_provctx *pc, OSSL_FUNC_core_get_params_fn *core_get_p
         km_trace_enable();
 }
 
-int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                        const OSSL_DISPATCH **out, void **provctx)
+static int provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
+                         void **provctx, int builtin)
 {
     OSSL_FUNC_core_get_params_fn *core_get_params = NULL;
+    OSSL_FUNC_core_get_libctx_fn *core_get_libctx = NULL;
     km_provctx *pc = OPENSSL_zalloc(sizeof(*pc));
 
     if (pc == NULL)
@@ -170,6 +172,9 @@ int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         switch (f->function_id) {
         case OSSL_FUNC_CORE_GET_PARAMS:
             core_get_params = OSSL_FUNC_core_get_params(f);
+            break;
+        case OSSL_FUNC_CORE_GET_LIBCTX:
+            core_get_libctx = OSSL_FUNC_core_get_libctx(f);
             break;
         case OSSL_FUNC_CORE_NEW_ERROR:
             pc->new_error = OSSL_FUNC_core_new_error(f);
@@ -187,13 +192,40 @@ int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if (pc->vset_error == NULL)
         pc->new_error = NULL;
     read_config(pc, core_get_params);
-    /* A child context sees the application's providers (default for
-     * PBKDF2, AES, decoders), so our crypto runs where theirs would. */
-    if ((pc->libctx = OSSL_LIB_CTX_new_child(handle, in)) == NULL) {
+    /*
+     * Our crypto (PBKDF2, AES, decoders) runs where the application's
+     * would. As a module, through a child context, which sees the
+     * application's providers. Built in, linked to the libcrypto it is
+     * registered with, directly in the context it was added to, as
+     * OpenSSL's own built-in providers do (provider-base(7),
+     * core_get_libctx): a child context has method stores of its own, and
+     * in OpenSSL 3.0 filling them (the decoders a first certificate
+     * needs) cost 0.5 ms of a plugin client's start-up, on top of the
+     * same work in the application's context for what OSSL_STORE decodes.
+     */
+    if (builtin && core_get_libctx != NULL) {
+        pc->libctx = (OSSL_LIB_CTX *)core_get_libctx(handle);
+        pc->libctx_borrowed = 1;
+    } else {
+        pc->libctx = OSSL_LIB_CTX_new_child(handle, in);
+    }
+    if (pc->libctx == NULL && !pc->libctx_borrowed) {
         teardown(pc);
         return 0;
     }
     *out = provider_functions;
     *provctx = pc;
     return 1;
+}
+
+int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                        const OSSL_DISPATCH **out, void **provctx)
+{
+    return provider_init(handle, in, out, provctx, 0);
+}
+
+int kmtls_provider_init_builtin(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                                const OSSL_DISPATCH **out, void **provctx)
+{
+    return provider_init(handle, in, out, provctx, 1);
 }

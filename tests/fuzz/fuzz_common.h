@@ -1,6 +1,7 @@
 /*
- * Shared by the libFuzzer targets: a private library context (as the plugin
- * uses), the fixed password the seed corpus is made with, integrity fix-ups
+ * Shared by the libFuzzer targets: a private library context with the
+ * built-in provider (the command's; the plugin's is the application's
+ * default), the fixed password the seed corpus is made with, integrity fix-ups
  * so that mutated stores get past their MAC / trailer, and invariants every
  * reader must keep (a violation aborts: libFuzzer records it as a crash).
  */

@@ -1,6 +1,7 @@
 /*
  * The provider through the public OSSL_STORE API, registered as a built-in
- * in a private library context (as the interceptor does): what each volume
+ * in a private library context (the command's; the interceptor registers
+ * the same built-in in the application's default one): what each volume
  * layout yields, in which order, and what `expect`, subject search and
  * ?part= change. Fixtures: $KMTLS_FIXTURES (tests/fixtures/make-all.sh).
  */

@@ -10,8 +10,9 @@
 
 #include "kmtls/provider.h"
 
-/* kmtls_libctx_new (the library context the plugin and the command use);
- * asserts it is made. */
+/* kmtls_libctx_new (the private library context the command uses; the
+ * plugin's provider is the same built-in in the application's default
+ * context, tests/unit/test_plugin_openssl.c); asserts it is made. */
 kmtls_libctx *tu_libctx_new(void);
 
 /* The first PEM certificate in path; asserts there is one. */

@@ -15,19 +15,37 @@
 #include <openssl/types.h>
 #include <openssl/x509.h>
 
-/* OSSL_provider_init's body; what OSSL_PROVIDER_add_builtin takes. */
+/* OSSL_provider_init's body (the module: its crypto in a child of the
+ * application's context). */
 int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                         const OSSL_DISPATCH **out, void **provctx);
+/* What OSSL_PROVIDER_add_builtin takes from code linked to the same
+ * libcrypto: its crypto directly in the context it is added to. */
+int kmtls_provider_init_builtin(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                                const OSSL_DISPATCH **out, void **provctx);
 
-/* A private library context with kafka-mtls registered as a built-in and
- * loaded, and "default" beside it for the algorithms. */
+/* A library context with kafka-mtls registered as a built-in and loaded:
+ * libctx NULL for the application's default context. */
 typedef struct kmtls_libctx {
     OSSL_LIB_CTX *libctx;
     OSSL_PROVIDER *kafka_mtls, *dflt;
 } kmtls_libctx;
 
-/* NULL on failure (nothing to free). */
+/* A private context, "default" loaded beside kafka-mtls for the
+ * algorithms: what a program that reads volumes apart from anything else
+ * uses (the command, the tests). NULL on failure (nothing to free). */
 kmtls_libctx *kmtls_libctx_new(void);
+/*
+ * The application's default context (libctx NULL), with kafka-mtls added
+ * once for the process and never unloaded (never to be freed), the
+ * default provider's fallback kept: where librdkafka reads its own ssl.*
+ * files and builds its SSL_CTX, so the application's OpenSSL configuration
+ * (providers, default properties) applies to the volume as it would to
+ * librdkafka, and the decoders and algorithms OpenSSL 3.0 builds for a
+ * context on first use are built once, not once per context. What the
+ * plugin uses. NULL if the provider cannot be loaded there.
+ */
+const kmtls_libctx *kmtls_libctx_default(void);
 /* Unloads the providers, then frees the context: a context freed with
  * providers still loaded leaks what they allocated. */
 void kmtls_libctx_free(kmtls_libctx *lc);
