@@ -142,6 +142,18 @@ static int torn(const kmtls_loaded *ks, const kmtls_loaded *ts, int ts_ok)
     return ts->volume.ino == 0 || ks->volume.dev != ts->volume.dev || ks->volume.ino != ts->volume.ino;
 }
 
+/* A client whose material librdkafka takes (mtls.rotation=restart) needs
+ * it as PEM text; under mtls.rotation=live the plugin's SSL_CTX takes the
+ * decoded objects and no text is made. */
+static int with_text(const km_settings *s, km_pem_bundle *b, char *errstr, size_t errstr_size)
+{
+    if (km_settings_live(s) || km_pem_bundle_text(b))
+        return 1;
+    km_pem_bundle_clear(b);
+    snprintf(errstr, errstr_size, "kafka-mtls: out of memory converting the key material");
+    return 0;
+}
+
 static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int *reason_out,
                      char *errstr, size_t errstr_size, km_cache_key *cache_key, int *torn_out)
 {
@@ -160,7 +172,7 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
         return 0;
     }
     if (km_cache_get(cache_key, out))
-        return 1;
+        return with_text(s, out, errstr, errstr_size);
     kmtls_store_uri(ks_uri, sizeof(ks_uri), source, "keystore", s->alias, s->password_file);
     kmtls_store_uri(ts_uri, sizeof(ts_uri), trust, "truststore", s->truststore == NULL ? s->alias : NULL,
                     s->password_file);
@@ -215,6 +227,8 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
         snprintf(errstr, errstr_size, "kafka-mtls: out of memory converting the key material");
         goto done;
     }
+    if (!with_text(s, out, errstr, errstr_size))
+        goto done;
     done = 1;
 done:
     kmtls_loaded_clear(&ks);

@@ -1,4 +1,4 @@
-/* km_pem_bundle: keys and certificates as PEM text for librdkafka. */
+/* km_pem_bundle: the key material read for a client, and its PEM text for librdkafka. */
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -81,23 +81,17 @@ static char *certs_pem(STACK_OF(X509) *certs, int from, int to)
 
 int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *trusted, km_pem_bundle *b)
 {
-    BIO *kb = BIO_new(BIO_s_secmem());
     X509 *leaf = sk_X509_value(chain, 0);
     int n = sk_X509_num(chain), ok;
 
     memset(b, 0, sizeof(*b));
-    /* What is left beyond the leaf goes through a chain file (librdkafka
-     * < 2.8 sends only the leaf of a PEM). */
+    /* A self-signed root at the end of the chain is not sent: the peer
+     * has it or the handshake fails anyway. */
     if (n > 1 && X509_check_issued(sk_X509_value(chain, n - 1), sk_X509_value(chain, n - 1)) == X509_V_OK)
         n--;
-    ok = kb != NULL && PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) &&
-         (b->key = bio_to_secret(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(chain, 0, 1)) != NULL &&
-         (n < 2 || (b->chain = certs_pem(chain, 0, n)) != NULL) &&
-         (sk_X509_num(trusted) <= 0 || (b->trusted = certs_pem(trusted, 0, sk_X509_num(trusted))) != NULL) &&
-         (b->certs = certs_ref(chain, 0, n)) != NULL &&
+    ok = (b->certs = certs_ref(chain, 0, n)) != NULL &&
          (sk_X509_num(trusted) <= 0 || (b->trust = certs_ref(trusted, 0, sk_X509_num(trusted))) != NULL) &&
          EVP_PKEY_up_ref(key) && (b->pkey = key) != NULL && X509_up_ref(leaf);
-    BIO_free(kb);
     if (!ok) {
         km_pem_bundle_clear(b);
         return 0;
@@ -106,6 +100,47 @@ int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *tru
     X509_NAME_oneline(X509_get_subject_name(leaf), b->subject, sizeof(b->subject));
     km_time_text(X509_get0_notAfter(leaf), b->not_after, sizeof(b->not_after));
     return 1;
+}
+
+int km_pem_bundle_text(km_pem_bundle *b)
+{
+    BIO *kb;
+    int n = sk_X509_num(b->certs), ok;
+
+    if (b->key != NULL)
+        return 1;
+    /* What is left beyond the leaf goes through a chain file (librdkafka
+     * < 2.8 sends only the leaf of a PEM). */
+    ok = (kb = BIO_new(BIO_s_secmem())) != NULL && PEM_write_bio_PrivateKey(kb, b->pkey, NULL, NULL, 0, NULL, NULL) &&
+         (b->key = bio_to_secret(kb, &b->key_len)) != NULL && (b->leaf = certs_pem(b->certs, 0, 1)) != NULL &&
+         (n < 2 || (b->chain = certs_pem(b->certs, 0, n)) != NULL) &&
+         (sk_X509_num(b->trust) <= 0 || (b->trusted = certs_pem(b->trust, 0, sk_X509_num(b->trust))) != NULL);
+    BIO_free(kb);
+    if (!ok) {
+        km_secure_free(b->key, b->key_len + 1);
+        OPENSSL_free(b->leaf);
+        OPENSSL_free(b->chain);
+        OPENSSL_free(b->trusted);
+        b->key = b->leaf = b->chain = b->trusted = NULL;
+        b->key_len = 0;
+    }
+    return ok;
+}
+
+static int same_certs(const STACK_OF(X509) *a, const STACK_OF(X509) *b)
+{
+    if (sk_X509_num(a) != sk_X509_num(b))
+        return 0;
+    for (int i = 0; i < sk_X509_num(a); i++)
+        if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+            return 0;
+    return 1;
+}
+
+int km_pem_bundle_same(const km_pem_bundle *a, const km_pem_bundle *b)
+{
+    return a->pkey != NULL && b->pkey != NULL && EVP_PKEY_eq(a->pkey, b->pkey) == 1 &&
+           same_certs(a->certs, b->certs) && same_certs(a->trust, b->trust);
 }
 
 static char *dup_or_null(const char *s, int *ok)
@@ -122,10 +157,12 @@ int km_pem_bundle_copy(km_pem_bundle *dst, const km_pem_bundle *src)
     int ok = 1;
 
     memset(dst, 0, sizeof(*dst));
-    if ((dst->key = km_secure_alloc(src->key_len + 1)) == NULL)
-        return 0;
-    memcpy(dst->key, src->key, src->key_len + 1);
-    dst->key_len = src->key_len;
+    if (src->key != NULL) {
+        if ((dst->key = km_secure_alloc(src->key_len + 1)) == NULL)
+            return 0;
+        memcpy(dst->key, src->key, src->key_len + 1);
+        dst->key_len = src->key_len;
+    }
     dst->leaf = dup_or_null(src->leaf, &ok);
     dst->chain = dup_or_null(src->chain, &ok);
     dst->trusted = dup_or_null(src->trusted, &ok);

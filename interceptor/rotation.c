@@ -39,18 +39,6 @@ static void refuse(km_live *l, int level, const char *why)
     say(l, level, line);
 }
 
-static int same_text(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* The same key, chain and trusted CAs as the generation in use. */
-static int same_material(const km_pem_bundle *a, const km_pem_bundle *b)
-{
-    return a->key_len == b->key_len && CRYPTO_memcmp(a->key, b->key, a->key_len) == 0 &&
-           same_text(a->leaf, b->leaf) && same_text(a->chain, b->chain) && same_text(a->trusted, b->trusted);
-}
-
 static void warn_window(km_live *l)
 {
     time_t window;
@@ -130,7 +118,7 @@ void km_rotation_check(km_live *l)
         return;
     }
     l->seen = now;
-    if (same_material(&b, &l->in_use)) {
+    if (km_pem_bundle_same(&b, &l->in_use)) {
         km_pem_bundle_clear(&b);
         km_cache_sweep();
         l->refused[0] = '\0';
