@@ -133,8 +133,6 @@ int main(void)
 {
     Suite *s = suite_create("plugin_openssl");
     TCase *tc = tcase_create("default library context");
-    SRunner *sr;
-    int failed;
 
     plugin = getenv("KMTLS_PLUGIN");
     fixtures = getenv("KMTLS_FIXTURES");
@@ -148,10 +146,5 @@ int main(void)
     tcase_add_test(tc, application_providers_kept);
     tcase_add_test(tc, application_without_algorithms_fails_closed);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_main(s);
 }
