@@ -9,7 +9,7 @@
  * loaded, rd_kafka_conf_destroy() of the application's conf double-frees
  * the interceptor lists. The tests that expect rd_kafka_new() to fail leave
  * that conf alone and, under LeakSanitizer, do that work with leak
- * detection off (FAILING_NEW_BEGIN/END).
+ * detection off (FAILING_NEW_BEGIN/END, testutil.h).
  */
 #include <check.h>
 #include <errno.h>
@@ -25,15 +25,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "testutil.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define FAILING_NEW_BEGIN() __lsan_disable()
-#define FAILING_NEW_END() __lsan_enable()
-#else
-#define FAILING_NEW_BEGIN() ((void)0)
-#define FAILING_NEW_END() ((void)0)
-#endif
 
 static const char *plugin;
 static const char *fixtures;

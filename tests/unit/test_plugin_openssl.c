@@ -117,11 +117,13 @@ START_TEST(application_without_algorithms_fails_closed)
     rd_kafka_t *rk;
 
     ck_assert(base != NULL);
+    FAILING_NEW_BEGIN(); /* the conf stays (testutil.h) */
     conf = conf_for(tu_path(fixtures, "vol/client-p12"), "restart");
     rd_kafka_conf_set_log_cb(conf, keep_log);
     ck_assert(rd_kafka_conf_set(conf, "log_level", "7", errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK);
     logged[0] = '\0';
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    FAILING_NEW_END();
     ck_assert_msg(rk == NULL, "a client was made with no algorithms to read its keystore");
     ck_assert_msg(strstr(logged, "mtls.volume") != NULL, "the plugin logged no reason naming mtls.volume: "
                   "'%s' (rd_kafka_new: %s)", logged, errstr);
