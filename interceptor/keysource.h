@@ -21,7 +21,8 @@ int km_keysource_load(const km_settings *s, int no_wait, km_pem_bundle *out, int
  * and issues in (kmtls_libctx_default, once, for the process), 0 if it
  * cannot be. */
 int km_keysource_ready(void);
-/* That context: NULL, the application's default (kmtls_libctx_default). */
+/* That context: the application's global default (kmtls_libctx_default),
+ * or NULL if the provider could not be loaded there. */
 OSSL_LIB_CTX *km_keysource_libctx(void);
 
 #endif

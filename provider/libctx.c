@@ -28,15 +28,23 @@ static CRYPTO_ONCE default_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void default_init(void)
 {
+    /* The global default by its address, not NULL: NULL means a thread's
+     * own default where the application set one (OSSL_LIB_CTX_set0_default),
+     * and the plugin reads from its own threads too. */
+    OSSL_LIB_CTX *global = OSSL_LIB_CTX_get0_global_default();
+
+    if (global == NULL)
+        return;
     /* An application whose configuration already declares the provider
      * (the kafka-mtls.so module) has it by that name: adding the built-in
      * then fails, and loading finds the declared one. */
     ERR_set_mark();
-    OSSL_PROVIDER_add_builtin(NULL, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init_builtin);
+    OSSL_PROVIDER_add_builtin(global, KAFKA_MTLS_PROVIDER_NAME, kmtls_provider_init_builtin);
     ERR_pop_to_mark();
     /* retain_fallbacks: the default provider still comes up by itself
      * for an application that loaded no provider of its own */
-    default_ctx.kafka_mtls = OSSL_PROVIDER_try_load(NULL, KAFKA_MTLS_PROVIDER_NAME, 1);
+    default_ctx.libctx = global;
+    default_ctx.kafka_mtls = OSSL_PROVIDER_try_load(global, KAFKA_MTLS_PROVIDER_NAME, 1);
 }
 
 const kmtls_libctx *kmtls_libctx_default(void)

@@ -24,8 +24,7 @@ int kmtls_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 int kmtls_provider_init_builtin(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                                 const OSSL_DISPATCH **out, void **provctx);
 
-/* A library context with kafka-mtls registered as a built-in and loaded:
- * libctx NULL for the application's default context. */
+/* A library context with kafka-mtls registered as a built-in and loaded. */
 typedef struct kmtls_libctx {
     OSSL_LIB_CTX *libctx;
     OSSL_PROVIDER *kafka_mtls, *dflt;
@@ -36,7 +35,8 @@ typedef struct kmtls_libctx {
  * uses (the command, the tests). NULL on failure (nothing to free). */
 kmtls_libctx *kmtls_libctx_new(void);
 /*
- * The application's default context (libctx NULL), with kafka-mtls added
+ * The application's global default context (libctx its address, the same
+ * in every thread: OSSL_LIB_CTX_get0_global_default), with kafka-mtls added
  * once for the process and never unloaded (never to be freed), the
  * default provider's fallback kept: where librdkafka reads its own ssl.*
  * files and builds its SSL_CTX, so the application's OpenSSL configuration
