@@ -14,9 +14,9 @@ typedef struct km_pem_bundle {
     STACK_OF(X509) *trust;   /* NULL when none */
     X509 *leaf_cert;         /* for expiry decisions */
     /* The PEM text of the above, NULL until km_pem_bundle_text(): in
-     * OpenSSL 3.0 encoding the key builds an encoder chain (0.5 ms, a
-     * seventh of a live client's start-up), so a client that never hands
-     * PEM to librdkafka never makes it. */
+     * OpenSSL 3.0 encoding the key builds an encoder chain (0.5 ms of a
+     * client's start-up), so a client that never hands PEM to librdkafka
+     * never makes it. */
     char *key;        /* PKCS#8 PEM, secret: in secure memory (kmtls/secure_mem.h), cleansed on clear */
     size_t key_len;
     char *leaf;       /* leaf certificate PEM */
@@ -31,9 +31,9 @@ typedef struct km_pem_bundle {
 
 /*
  * The bundle for key and its chain (leaf first) and the trusted
- * certificates, without its PEM text. A self-signed root at the end of the chain is not sent:
- * the peer has it or the handshake fails anyway. 1, or 0 (out of memory;
- * out is then empty).
+ * certificates, without its PEM text. A self-signed root at the end of
+ * the chain is not sent: the peer has it or the handshake fails anyway.
+ * 1, or 0 (out of memory; out is then empty).
  */
 int km_pem_bundle_make(EVP_PKEY *key, STACK_OF(X509) *chain, STACK_OF(X509) *trusted, km_pem_bundle *out);
 /* Adds the PEM text (key, leaf, chain, trusted) unless it is there. 1, or
