@@ -49,6 +49,7 @@ void km_frames_init(km_frames *f, int requests)
 {
     memset(f, 0, sizeof(*f));
     f->requests = requests;
+    f->last_api_key = -1;
     frame_reset(f);
 }
 
@@ -114,7 +115,7 @@ static void parse_byte(km_frames *f, unsigned char b)
         f->pval = 0;
         if (f->api_key == API_SASL_HANDSHAKE || f->api_key == API_SASL_AUTHENTICATE)
             f->sasl = 1;
-        if (f->api_key != API_PRODUCE)
+        if (f->api_key != API_PRODUCE && f->api_key != API_SASL_HANDSHAKE)
             decide(f, 1);
         else
             f->pstate = P_APIVER;
@@ -124,7 +125,10 @@ static void parse_byte(km_frames *f, unsigned char b)
             return;
         f->api_version = (int16_t)f->pval;
         f->pval = 0;
-        if (f->api_version < 0)
+        if (f->api_key == API_SASL_HANDSHAKE) {
+            f->sasl_raw |= f->api_version == 0;
+            decide(f, 1);
+        } else if (f->api_version < 0)
             decide(f, 1);
         else
             f->pstate = P_CORR;
@@ -225,6 +229,7 @@ static void frame_done(km_frames *f)
 {
     f->frames++;
     if (f->requests) {
+        f->last_api_key = f->api_key;
         if (f->expects == 0)
             f->no_response++;
         else

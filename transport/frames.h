@@ -31,6 +31,8 @@ typedef struct km_frames {
     uint64_t expecting;           /* complete requests that expect a response */
     uint64_t no_response;         /* complete requests that do not (acks=0) */
     int sasl;                     /* a SaslHandshake or SaslAuthenticate was seen */
+    int sasl_raw;                 /* a SaslHandshake v0: raw SASL tokens follow, not as requests */
+    int last_api_key;             /* of the last complete request; -1 none yet */
 } km_frames;
 
 void km_frames_init(km_frames *f, int requests);

@@ -243,6 +243,59 @@ START_TEST(huge_varint_is_safe)
 }
 END_TEST
 
+static buf request(int api_key, int ver)
+{
+    buf x = {.n = 4};
+    i16(&x, api_key);
+    i16(&x, ver);
+    i32(&x, 3);
+    str16(&x, "rdkafka");
+    seal(&x);
+    return x;
+}
+
+/* the kind of the last whole request decides the reply wait (direct.c) */
+START_TEST(last_api_key_is_that_of_the_last_whole_request)
+{
+    for (int split = 0; split < 2; split++) {
+        buf meta = request(3, 12), fetch = request(1, 11);
+        km_frames f;
+
+        km_frames_init(&f, 1);
+        ck_assert_int_eq(f.last_api_key, -1);
+        (split ? feed_bytes : feed_whole)(&f, &meta);
+        ck_assert_int_eq(f.last_api_key, 3);
+        km_frames_feed(&f, fetch.b, 6);   /* the next one begun, not whole */
+        ck_assert_int_eq(f.last_api_key, 3);
+        km_frames_feed(&f, fetch.b + 6, fetch.n - 6);
+        ck_assert_int_eq(f.last_api_key, 1);
+    }
+}
+END_TEST
+
+/* SaslHandshake v0: raw SASL tokens follow, written without a request of
+ * their own - the connection never goes quiet. v1 (SaslAuthenticate
+ * requests follow) does not say so; both say SASL. */
+START_TEST(sasl_handshake_v0_means_raw_tokens_follow)
+{
+    for (int split = 0; split < 2; split++) {
+        buf v0 = request(17, 0), v1 = request(17, 1), auth = request(36, 2);
+        km_frames a, b;
+
+        km_frames_init(&a, 1);
+        km_frames_init(&b, 1);
+        (split ? feed_bytes : feed_whole)(&a, &v0);
+        (split ? feed_bytes : feed_whole)(&b, &v1);
+        (split ? feed_bytes : feed_whole)(&b, &auth);
+        ck_assert(a.sasl && a.sasl_raw);
+        ck_assert(b.sasl && !b.sasl_raw);
+        ck_assert_uint_eq(a.expecting, 1);
+        ck_assert_uint_eq(b.expecting, 2);
+        ck_assert(km_frames_at_boundary(&a) && km_frames_at_boundary(&b));
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("frames");
@@ -258,6 +311,8 @@ int main(void)
     tcase_add_test(tc, stream_of_frames_boundaries);
     tcase_add_test(tc, responses_counted_by_length_only);
     tcase_add_test(tc, huge_varint_is_safe);
+    tcase_add_test(tc, last_api_key_is_that_of_the_last_whole_request);
+    tcase_add_test(tc, sasl_handshake_v0_means_raw_tokens_follow);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
