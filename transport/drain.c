@@ -73,7 +73,10 @@ static km_conn *next_candidate(const km_transport *t)
     km_conn *best = NULL;
 
     for (km_conn *c = t->conns; c; c = c->next) {
-        if (c->state != KM_CONN_UP || c->tls->gen >= t->seen_gen || c->move_failed_gen >= t->seen_gen)
+        /* borrowed: librdkafka's thread waits for a reply on it (direct.c);
+         * it is picked after */
+        if (c->state != KM_CONN_UP || c->borrowed || c->tls->gen >= t->seen_gen ||
+            c->move_failed_gen >= t->seen_gen)
             continue;
         if (best == NULL || in_place(t, c) > in_place(t, best) ||
             (in_place(t, c) == in_place(t, best) &&
@@ -107,6 +110,7 @@ static void start_spare(km_transport *t, km_conn *c, uint64_t now)
     c->state = KM_CONN_MOVING;
     c->drain_deadline_ms = now + t->cfg.drain_timeout_ms;   /* for the spare to come up */
     t->moving = c;
+    km_conn_interest(c);   /* P is the transport thread's again, if it was quiet */
     if ((c->spare = km_leg_new(c, ctx, gen)) == NULL) {
         SSL_CTX_free(ctx);
         km_drain_spare_failed(c, "out of memory");

@@ -30,6 +30,14 @@ uint64_t km_transport_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t km_transport_clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int km_register(km_endpoint *ep, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.ptr = ep};
@@ -205,6 +213,10 @@ static int next_timeout(km_transport *t, uint64_t now)
         if (c->spare && c->spare->phase == LEG_CONFIRM && c->spare->deadline_ms < soonest)
             soonest = c->spare->deadline_ms;
     }
+    /* quiet connections: their P is looked into every KM_QUIET_TICK_MS */
+    t->ticking = km_direct_ticking(t);
+    if (t->ticking && t->quiet_tick_ms < soonest)
+        soonest = t->quiet_tick_ms;
     if (soonest == UINT64_MAX)
         return -1;
     if (soonest <= now)
@@ -250,7 +262,7 @@ static void *engine_main(void *arg)
             }
             /* a connection closed earlier in this batch is in the graveyard,
              * not yet freed, so ep is still valid memory */
-            if (!ep->c->dead)
+            if (!ep->c->dead && !ep->c->borrowed)
                 km_conn_event(ep->c, ep->leg, evs[i].events);
         }
         now = km_transport_clock_ms();
@@ -259,6 +271,7 @@ static void *engine_main(void *arg)
             km_conn_timer(c, now);
         }
         note_generation(t, now);
+        km_direct_tick(t, now);
         km_drain_tick(t, now);
         bury(t);
     }
@@ -279,6 +292,10 @@ static void apply_defaults(km_transport_config *cfg)
         cfg->grace_ms = KM_DEFAULT_GRACE_MS;
     if (cfg->confirm_timeout_ms == 0)
         cfg->confirm_timeout_ms = KM_DEFAULT_CONFIRM_MS;
+    if (cfg->reply_wait_us == 0)
+        cfg->reply_wait_us = KM_DEFAULT_REPLY_WAIT_US;
+    else if (cfg->reply_wait_us > 1000000)
+        cfg->reply_wait_us = 1000000;
 }
 
 km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial, char *err, size_t n)
@@ -298,7 +315,7 @@ km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial,
     if (cfg)
         t->cfg = *cfg;
     apply_defaults(&t->cfg);
-    t->epfd = t->wakefd = -1;
+    t->epfd = t->wakefd = t->nudgefd = -1;
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->work, NULL);
     pthread_cond_init(&t->cond, NULL);
@@ -312,6 +329,7 @@ km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial,
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if ((t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         (t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (t->nudgefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) < 0) {
         snprintf(err, n, "kafka-mtls: transport: %s", strerror(errno));
         goto fail;
@@ -332,6 +350,8 @@ km_transport *km_transport_new(const km_transport_config *cfg, SSL_CTX *initial,
     }
     return t;
 fail:
+    if (t->nudgefd >= 0)
+        close(t->nudgefd);
     if (t->wakefd >= 0)
         close(t->wakefd);
     if (t->epfd >= 0)
@@ -391,6 +411,7 @@ void km_transport_free(km_transport *t)
     pthread_mutex_unlock(&t->mu);
     km_wake(t);
     pthread_join(t->thread, NULL);
+    close(t->nudgefd);
     close(t->wakefd);
     close(t->epfd);
     SSL_CTX_free(t->ctx);

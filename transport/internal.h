@@ -19,6 +19,7 @@
 #define KMTLS_TRANSPORT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -28,6 +29,7 @@
 #define KM_DEFAULT_DRAIN_MS 10000u
 #define KM_DEFAULT_GRACE_MS 5000u
 #define KM_DEFAULT_CONFIRM_MS 1000u
+#define KM_DEFAULT_REPLY_WAIT_US 1000
 /* One TLS record of plaintext each way: SSL_read returns at most a record,
  * SSL_write of 16 KiB is one record. */
 #define KM_BUF 16384
@@ -116,12 +118,25 @@ struct km_conn {
     km_cmd add_cmd;               /* preallocated: nothing can fail after dup3 */
     int rk_fd;                    /* librdkafka's fd number (the other end of P) */
     uint64_t serial;              /* order of creation: the newest of a reused rk_fd wins */
+    /* librdkafka's own thread at work (direct.c) */
+    int quiet;                    /* P's EPOLLIN unwatched: requests come through
+                                   * km_transport_request_sent, the quiet tick catches the rest */
+    uint64_t quiet_ms;            /* the last request forwarded that way */
+    uint64_t caught_ms;           /* the quiet tick last found bytes: not quiet for a while */
+    int stranded;                 /* the last quiet tick saw bytes in P ... */
+    uint64_t stranded_at;         /* ... with up_bytes at this */
+    int borrowed;                 /* a reply wait is on: the transport's thread keeps off */
+    uint64_t lone_sent_us;        /* when the one request in flight went out; 0: not one alone */
+    uint64_t reply_us;            /* how long a request alone waited for its response (EWMA) */
+    uint64_t up_bytes;            /* read from P, ever */
 };
 
 struct km_transport {
     km_transport_config cfg;
     pthread_t thread;
     int epfd, wakefd;
+    int nudgefd;                  /* eventfd: ends reply waits early (km_transport_nudge) */
+    atomic_int waiting;           /* reply waits in progress */
     km_sockopts default_opts;     /* a fresh TCP socket's, to tell what librdkafka set */
 
     /* shared with other threads, under mu */
@@ -146,11 +161,14 @@ struct km_transport {
     uint64_t rotated_ms;          /* when seen_gen last changed, or the last close by
                                    * reconnecting: cfg.grace_ms counts from here */
     km_conn *moving;              /* the one connection being moved or drained */
-    km_transport_counts counters; /* handshakes, moves, drains */
+    uint64_t quiet_tick_ms;       /* when the quiet tick is due next (direct.c) */
+    int ticking;                  /* the transport's thread sleeps no longer than that */
+    km_transport_counts counters; /* handshakes, moves, drains, direct requests and replies */
 };
 
 /* engine.c */
 uint64_t km_transport_clock_ms(void);
+uint64_t km_transport_clock_us(void);
 int km_register(km_endpoint *ep, uint32_t events);
 void km_watch(km_endpoint *ep, uint32_t events);
 void km_unwatch(km_endpoint *ep);
@@ -206,6 +224,12 @@ int km_pump_up(km_conn *c);                  /* librdkafka -> broker only: 0 ok,
 /* direct.c: km_transport_request_sent's work, with t->work held; 1 if a
  * request was completed and sent by the calling thread */
 int km_direct_forward(km_transport *t, int fd);
+int km_direct_quiet(const km_conn *c);       /* P's EPOLLIN is left unwatched */
+void km_direct_tick(km_transport *t, uint64_t now);   /* the quiet tick, on the transport's thread */
+int km_direct_ticking(const km_transport *t);         /* some connection is quiet */
+#define KM_QUIET_TICK_MS 10u
+#define KM_QUIET_IDLE_MS 1000u
+#define KM_QUIET_MAX_REQUEST 16384u   /* a bigger one: bulk, where wake-ups do not count */
 
 /* drain.c */
 void km_drain_tick(km_transport *t, uint64_t now);

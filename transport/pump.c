@@ -101,8 +101,14 @@ static int up_step(km_conn *c)
     ssize_t r = read(c->plain.fd, c->up, want);
     if (r > 0) {
         uint64_t before = c->req.expecting;
-        km_frames_feed(&c->req, c->up, (size_t)r);
-        c->awaiting += c->req.expecting - before;
+        uint64_t done = km_frames_feed(&c->req, c->up, (size_t)r);
+        uint64_t expecting = c->req.expecting - before;
+        c->awaiting += expecting;
+        c->up_bytes += (uint64_t)r;
+        /* a request alone in flight: its reply time is what decides the
+         * reply wait (direct.c) */
+        if (done)
+            c->lone_sent_us = done == 1 && expecting == 1 && c->awaiting == 1 ? km_transport_clock_us() : 0;
         c->up_len = (size_t)r;
         c->up_off = 0;
         c->up_drained = (size_t)r < want;
@@ -128,10 +134,19 @@ static int down_step(km_conn *c)
             uint64_t done = km_frames_feed(&c->resp, c->down + c->down_off, (size_t)w);
             c->responses += done;
             c->awaiting = c->awaiting > done ? c->awaiting - done : 0;
+            if (done && c->lone_sent_us) {
+                uint64_t took = km_transport_clock_us() - c->lone_sent_us;
+                c->reply_us = c->reply_us ? (c->reply_us * 7 + took) / 8 : took;
+                c->lone_sent_us = 0;
+            }
             c->down_off += (size_t)w;
-            if (c->down_off == c->down_len)
-                c->down_off = c->down_len = 0;
-            return 1;
+            if (c->down_off < c->down_len)
+                return 1;
+            c->down_off = c->down_len = 0;
+            /* nothing decrypted is left over: another SSL_read would only
+             * read the socket to say WANT_READ, and epoll reports what the
+             * broker sends next */
+            return SSL_has_pending(l->ssl) ? 1 : 0;
         }
         if (w < 0 && errno == EAGAIN)
             return 0;
@@ -170,7 +185,9 @@ void km_conn_interest(km_conn *c)
         tls |= EPOLLIN;
     if (c->up_len > 0 || l->read_wants_write)
         tls |= EPOLLOUT;
-    if (c->up_len == 0 && !(c->fenced && km_frames_to_boundary(&c->req) == 0))
+    if (c->quiet && !km_direct_quiet(c))
+        c->quiet = 0;   /* a move or drain began: P is the transport thread's again */
+    if (c->up_len == 0 && !(c->fenced && km_frames_to_boundary(&c->req) == 0) && !c->quiet)
         plain |= EPOLLIN;
     if (c->down_len > 0)
         plain |= EPOLLOUT;

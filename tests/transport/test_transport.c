@@ -914,6 +914,270 @@ START_TEST(direct_and_transport_thread_share_a_connection)
 }
 END_TEST
 
+/* A request librdkafka's thread forwarded itself, then waits for: the
+ * thread that called km_transport_request_sent. */
+typedef struct waiter {
+    km_transport *t;
+    int fd;
+    int32_t corr;
+    int forwarded;
+    long returned_ms;
+} waiter;
+
+static void *send_and_wait(void *arg)
+{
+    waiter *w = arg;
+    unsigned char req[256];
+    size_t n = kafka_apiversions(req, sizeof(req), w->corr, "kmtls-reply-wait");
+
+    block_sigpipe();
+    ck_assert_int_eq(lk_write_all(w->fd, req, n, T_REPLY), 0);
+    w->forwarded = km_transport_request_sent(w->t, w->fd);
+    w->returned_ms = now_ms();
+    return NULL;
+}
+
+/* until a thread is in its reply wait (the transport's own count) */
+static void await_waiting(km_transport *t)
+{
+    long until = now_ms() + T_REPLY;
+
+    while (atomic_load(&t->waiting) == 0) {
+        ck_assert_msg(now_ms() < until, "no reply wait began");
+        usleep(1000);
+    }
+}
+
+static int readable_now(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* A first request forwarded by the calling thread for certain (the
+ * transport's thread held off meanwhile, as in
+ * direct_request_is_sent_by_the_calling_thread): the connection is then
+ * quiet, so the next requests are the caller's alone. answered: read the
+ * response, and forget the reply time it taught (the gate of the wait
+ * starts open, however slow this machine is). */
+static void make_quiet(km_transport *t, int fd, int32_t corr, int answered)
+{
+    unsigned char req[256], body[65536];
+    size_t n = kafka_apiversions(req, sizeof(req), corr, "kmtls-make-quiet");
+
+    block_sigpipe();
+    pthread_mutex_lock(&t->work);
+    ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+    ck_assert_int_eq(km_direct_forward(t, fd), 1);
+    ck_assert_int_eq(t->conns->quiet, 1);
+    pthread_mutex_unlock(&t->work);
+    if (!answered)
+        return;
+    ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    ck_assert_int_eq(corr_of(body), corr);
+    pthread_mutex_lock(&t->work);
+    t->conns->reply_us = 0;
+    pthread_mutex_unlock(&t->work);
+}
+
+/* The response of a request alone in flight is taken by the thread that
+ * sent it: when km_transport_request_sent returns, it is already in
+ * librdkafka's socket, and the transport's thread never touched it. The
+ * relay holds the broker's bytes until the wait is seen to be on. */
+START_TEST(reply_is_taken_by_the_thread_that_sent_the_request)
+{
+    km_transport_config cfg = {.reply_wait_us = 1000000};
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    relay *r = relay_start(peer13.port);
+    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
+    waiter w = {.t = t, .fd = fd, .corr = 41};
+    unsigned char body[65536];
+    pthread_t th;
+
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    make_quiet(t, fd, 40, 1);
+    relay_hold(r, 0, 1);
+    ck_assert_int_eq(pthread_create(&th, NULL, send_and_wait, &w), 0);
+    await_waiting(t);
+    ck_assert(relay_wait_held(r, 0, 1, T_REPLY));
+    relay_hold(r, 0, 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(w.forwarded, 1);
+    ck_assert_msg(readable_now(fd), "the response was not in the socket when the call returned");
+    ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    ck_assert_int_eq(corr_of(body), 41);
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.direct, 2);
+    ck_assert_uint_eq(st.reply_waits, 1);
+    ck_assert_uint_eq(st.replies_direct, 1);
+    close(fd);
+    done(t);
+    relay_stop(r);
+}
+END_TEST
+
+/* The application has a new message: km_transport_nudge ends the wait at
+ * once (the response, still held, then comes through the transport's
+ * thread). Without the nudge the call would return when its 1 s is up. */
+START_TEST(nudge_ends_a_reply_wait)
+{
+    km_transport_config cfg = {.reply_wait_us = 1000000};
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    relay *r = relay_start(peer13.port);
+    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
+    waiter w = {.t = t, .fd = fd, .corr = 42};
+    unsigned char body[65536];
+    pthread_t th;
+
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    make_quiet(t, fd, 40, 1);
+    relay_hold(r, 0, 1);
+    ck_assert_int_eq(pthread_create(&th, NULL, send_and_wait, &w), 0);
+    await_waiting(t);
+    long nudged = now_ms();
+    km_transport_nudge(t);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(w.forwarded, 1);
+    ck_assert_msg(w.returned_ms - nudged < 800, "returned %ld ms after the nudge", w.returned_ms - nudged);
+    ck_assert(!readable_now(fd));
+    relay_hold(r, 0, 0);
+    ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    ck_assert_int_eq(corr_of(body), 42);
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.reply_waits, 1);
+    ck_assert_uint_eq(st.replies_direct, 0);
+    ck_assert_int_eq(atomic_load(&t->waiting), 0);
+    km_transport_nudge(t);   /* nobody waits: nothing happens */
+    close(fd);
+    done(t);
+    relay_stop(r);
+}
+END_TEST
+
+/* A broker slower than half the wait: after one wait that ran out, the
+ * thread no longer waits (the reply time it learnt says it would be in
+ * vain), and every response still arrives. */
+START_TEST(slow_replies_turn_the_wait_off)
+{
+    km_transport_config cfg = {.reply_wait_us = 2000};
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    relay *r = relay_start(peer13.port);
+    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
+    unsigned char body[65536];
+
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    make_quiet(t, fd, 100, 1);
+    for (int32_t corr = 1; corr <= 4; corr++) {
+        unsigned char req[256];
+        size_t n = kafka_apiversions(req, sizeof(req), corr, "kmtls-slow");
+
+        relay_hold(r, 0, 1);
+        ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+        ck_assert_int_eq(km_transport_request_sent(t, fd), 1);
+        ck_assert(relay_wait_held(r, 0, 1, T_REPLY));
+        usleep(20000);   /* the broker takes 20 ms: ten times the wait */
+        relay_hold(r, 0, 0);
+        ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+        ck_assert_int_eq(corr_of(body), corr);
+    }
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.direct, 5);
+    ck_assert_uint_eq(st.reply_waits, 1);
+    ck_assert_uint_eq(st.replies_direct, 0);
+    close(fd);
+    done(t);
+    relay_stop(r);
+}
+END_TEST
+
+START_TEST(reply_wait_can_be_turned_off)
+{
+    km_transport_config cfg = {.reply_wait_us = -1};
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    int fd = lk_connect(t, peer13.port, broker(peer13.port));
+    unsigned char body[65536];
+
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    make_quiet(t, fd, 100, 1);
+    for (int32_t corr = 1; corr <= 5; corr++) {
+        unsigned char req[256];
+        size_t n = kafka_apiversions(req, sizeof(req), corr, "kmtls-no-wait");
+
+        ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+        ck_assert_int_eq(km_transport_request_sent(t, fd), 1);
+        ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+        ck_assert_int_eq(corr_of(body), corr);
+    }
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.direct, 6);
+    ck_assert_uint_eq(st.reply_waits, 0);
+    close(fd);
+    done(t);
+}
+END_TEST
+
+/* Quiet: after a request forwarded by its caller, the transport's thread
+ * no longer watches for librdkafka's bytes. Bytes that no call follows -
+ * here a frame, then one bigger than the socket pair holds, which can only
+ * be written while someone reads it - still reach the broker: the quiet
+ * tick finds them. s_server prints what it receives and never answers. */
+START_TEST(quiet_connection_still_forwards_bytes_no_call_follows)
+{
+    static const char *const tls13[] = {"-tls1_3", NULL};
+    km_transport_config cfg = {.reply_wait_us = -1};
+    enum { BIG = 1 << 20 };
+    unsigned char req[128], *big = malloc(BIG);
+    sserver s;
+
+    ck_assert_ptr_nonnull(big);
+    sserver_start(&s, tls13);
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    int fd = lk_connect(t, s.port, broker(s.port));
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    make_quiet(t, fd, 1, 0);
+    ck_assert(sserver_wait_output(&s, "kmtls-make-quiet", T_REPLY));
+    size_t n;
+
+    /* written while the transport's thread is held off, so the connection
+     * is still quiet (not yet past KM_QUIET_IDLE_MS) when it looks */
+    n = kafka_apiversions(req, sizeof(req), 2, "kmtls-no-call-after");
+    pthread_mutex_lock(&t->work);
+    ck_assert_int_eq(t->conns->quiet, 1);
+    ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+    pthread_mutex_unlock(&t->work);
+    ck_assert(sserver_wait_output(&s, "kmtls-no-call-after", T_REPLY));
+    ck_assert_uint_eq(counts(t, NULL, 0).quiet_catches, 1);
+
+    /* not quiet for KM_QUIET_IDLE_MS after a catch: a direct request leaves
+     * it so; then, that pause cut short, quiet again */
+    pthread_mutex_lock(&t->work);
+    ck_assert_int_eq(t->conns->quiet, 0);
+    n = kafka_apiversions(req, sizeof(req), 3, "kmtls-paused");
+    ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
+    ck_assert_int_eq(km_direct_forward(t, fd), 1);
+    ck_assert_int_eq(t->conns->quiet, 0);
+    t->conns->caught_ms = 0;
+    pthread_mutex_unlock(&t->work);
+    ck_assert(sserver_wait_output(&s, "kmtls-paused", T_REPLY));
+    make_quiet(t, fd, 4, 0);
+    /* 1 MiB in one frame; lk_write_all returns only once all of it is in */
+    memset(big, 'b', BIG);
+    big[0] = (BIG - 4) >> 24, big[1] = ((BIG - 4) >> 16) & 0xff, big[2] = ((BIG - 4) >> 8) & 0xff, big[3] = 0;
+    pthread_mutex_lock(&t->work);
+    ck_assert_int_eq(t->conns->quiet, 1);
+    pthread_mutex_unlock(&t->work);
+    ck_assert_int_eq(lk_write_all(fd, big, BIG, T_REPLY), 0);
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.quiet_catches, 2);
+    ck_assert_uint_eq(st.direct, 3);
+    close(fd);
+    done(t);
+    sserver_stop(&s);
+    free(big);
+}
+END_TEST
+
 /* SSL_write would raise SIGPIPE in a thread that lets it through */
 START_TEST(direct_needs_sigpipe_blocked)
 {
@@ -1034,6 +1298,11 @@ int main(void)
     tcase_add_test(direct, direct_request_is_sent_by_the_calling_thread);
     tcase_add_test(direct, direct_and_transport_thread_share_a_connection);
     tcase_add_test(direct, direct_needs_sigpipe_blocked);
+    tcase_add_test(direct, reply_is_taken_by_the_thread_that_sent_the_request);
+    tcase_add_test(direct, nudge_ends_a_reply_wait);
+    tcase_add_test(direct, slow_replies_turn_the_wait_off);
+    tcase_add_test(direct, reply_wait_can_be_turned_off);
+    tcase_add_test(direct, quiet_connection_still_forwards_bytes_no_call_follows);
     tcase_add_test(lifecycle, free_with_connections_open_leaves_nothing);
     tcase_add_test(lifecycle, create_and_free_cycles_leave_nothing);
 

@@ -144,6 +144,11 @@ typedef struct km_transport_config {
      * round trip, so the timeout only ever matters for servers that send no
      * ticket at all. */
     unsigned confirm_timeout_ms;
+    /* A request alone in flight, of a kind answered at once, whose like was
+     * lately answered within half of this: km_transport_request_sent's
+     * caller waits up to this long for the response itself (see
+     * km_transport_request_sent). Default 1000 us, at most 1 s; < 0: never. */
+    int reply_wait_us;
 } km_transport_config;
 
 /* Creates the transport and starts its thread. initial: the first
@@ -175,13 +180,25 @@ int km_transport_connect(km_transport *t, int fd, const struct sockaddr *addr,
  * request on fd. If fd is the AF_UNIX end of a connection that is UP (not
  * in its handshake, not being moved or drained), the request is encrypted
  * and sent from this thread now, instead of waking the transport's thread
- * for it: one thread hand-off less per request (the response still comes
- * through the transport's thread). Returns 1 if a request was sent from
- * here, 0 if the transport's thread forwards (or already forwarded) the
- * bytes as ever: they are in the socket either way, so 0 loses nothing. A thread that does not block SIGPIPE
+ * for it, and the connection goes quiet: librdkafka's next request will
+ * not wake that thread either (a tick every 10 ms catches bytes no call
+ * follows; see transport/direct.c). If the request is alone in flight and
+ * of a kind answered at once, and such replies lately came within half of
+ * cfg.reply_wait_us, this thread then waits up to cfg.reply_wait_us for the
+ * response, decrypts it and leaves it in fd's socket before it returns, so
+ * no other thread hands it over (km_transport_nudge ends the wait early).
+ * Returns 1 if a request was sent from here, 0 if the transport's thread
+ * forwards (or already forwarded) the bytes as ever: they are in the socket
+ * either way, so 0 loses nothing. A thread that does not block SIGPIPE
  * always gets 0 (librdkafka's threads block every signal). Blocks only
- * while the transport's thread works on its own batch. */
+ * while the transport's thread works on its own batch, and for the reply
+ * wait. */
 int km_transport_request_sent(km_transport *t, int fd);
+
+/* Ends every reply wait now (the plugin's on_send: the application has a
+ * new message for librdkafka's thread). Costs an atomic load when none is
+ * on. Any thread. */
+void km_transport_nudge(km_transport *t);
 
 /* New credentials; the caller guarantees that key and certificate match.
  * Connections started after this returns use ctx; existing ones are drained
@@ -215,6 +232,9 @@ typedef struct km_transport_counts {
     uint64_t drained;             /* old-generation connections closed at a boundary */
     uint64_t drain_timeouts;      /* ... closed by drain_timeout_ms */
     uint64_t direct;              /* requests sent by km_transport_request_sent's caller */
+    uint64_t reply_waits;         /* ... after which it waited for the response */
+    uint64_t replies_direct;      /* ... and took it (the rest came through the transport's thread) */
+    uint64_t quiet_catches;       /* bytes of a quiet connection found by the quiet tick */
 } km_transport_counts;
 
 /* A consistent snapshot, taken by the transport's thread (the caller waits
