@@ -89,6 +89,8 @@
 #define KAFKA_MTLS_ROTATION_POLL_MS_DEFAULT    1000
 #define KAFKA_MTLS_PROP_ROTATION_DRAIN_MS      "mtls.rotation.drain.timeout.ms" /* default 10000 */
 #define KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT   10000
+#define KAFKA_MTLS_PROP_ROTATION_REPLY_WAIT_US "mtls.rotation.reply.wait.us" /* default 1000, 0: never */
+#define KAFKA_MTLS_ROTATION_REPLY_WAIT_US_DEFAULT 1000
 /* ... the environment variable read when mtls.volume is not set ... */
 #define KAFKA_MTLS_ENV_VOLUME "KAFKA_MTLS_VOLUME"
 /* ... and the Java client properties it accepts and handles itself:

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <openssl/crypto.h>
 
 #include "kafka-mtls.h"
@@ -54,6 +55,16 @@ static rd_kafka_resp_err_t on_request_sent(rd_kafka_t *rk, int sockfd, const cha
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* The application produced: a broker thread waiting for a reply
+ * (mtls.rotation.reply.wait.us) stops waiting, so the new message goes out
+ * at once. On the application's thread; an atomic load when none waits. */
+static rd_kafka_resp_err_t on_send(rd_kafka_t *rk, rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk, (void)m;
+    km_transport_nudge(((km_live *)opaque)->transport);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 static void transport_log(void *opaque, int level, const char *line)
 {
     km_live *l = opaque;
@@ -80,8 +91,26 @@ static void live_free(km_live *l)
     OPENSSL_free(l);
 }
 
+/* What the transport did, for log_level=7: how much of the traffic went
+ * without a thread hand-off (transport/direct.c). */
+static void log_counts(km_live *l)
+{
+    km_transport_counts st;
+    char line[512];
+
+    if (l->transport == NULL || km_transport_stats(l->transport, &st, NULL, 0) < 0)
+        return;
+    snprintf(line, sizeof(line), "kafka-mtls: transport: %llu handshakes (%llu failed), %llu connections moved; "
+             "%llu requests sent on librdkafka's threads, %llu replies taken there (%llu waits), %llu quiet "
+             "catches", (unsigned long long)st.handshakes_ok, (unsigned long long)st.handshakes_failed,
+             (unsigned long long)st.moved, (unsigned long long)st.direct, (unsigned long long)st.replies_direct,
+             (unsigned long long)st.reply_waits, (unsigned long long)st.quiet_catches);
+    km_client_log_line(&l->s->log, l->rk, LOG_DEBUG, line);
+}
+
 static rd_kafka_resp_err_t on_conf_destroy(void *opaque)
 {
+    log_counts(opaque);
     live_free(opaque);
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
@@ -198,6 +227,7 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
     cfg.verify_hostname = l->tls.verify_hostname;
     cfg.keep_old = s->rotation_existing != NULL && strcmp(s->rotation_existing, "keep") == 0;
     cfg.drain_timeout_ms = (unsigned)s->drain_timeout_ms;
+    cfg.reply_wait_us = s->reply_wait_us > 0 ? (int)s->reply_wait_us : -1;
     /* SASL authenticates each connection: every one of a SASL client moves
      * by reconnecting, decided before its first request (the transport
      * also sees SaslHandshake, but only once it has been sent) */
@@ -239,7 +269,8 @@ int km_live_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, const k
         return 0;
     }
     if ((err = s->rdk->add_on_thread_start(rk, LIVE_NAME, on_thread_start, l)) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        (err = s->rdk->add_on_request_sent(rk, LIVE_NAME, on_request_sent, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (err = s->rdk->add_on_request_sent(rk, LIVE_NAME, on_request_sent, l)) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        (err = s->rdk->add_on_send(rk, LIVE_NAME, on_send, l)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errstr, n, "kafka-mtls: cannot register the live-rotation interceptors: %s", s->rdk->err2str(err));
         return 0;
     }

@@ -55,6 +55,7 @@ static int resolve(km_rdkafka *api, void *handle, const void *base, const char *
         FN(add_on_destroy, rd_kafka_interceptor_add_on_destroy),
         FN(add_on_thread_start, rd_kafka_interceptor_add_on_thread_start),
         FN(add_on_request_sent, rd_kafka_interceptor_add_on_request_sent),
+        FN(add_on_send, rd_kafka_interceptor_add_on_send),
         FN(log_print, rd_kafka_log_print),
         FN(conf_new, rd_kafka_conf_new),
         FN(conf_destroy, rd_kafka_conf_destroy),

@@ -28,6 +28,7 @@ typedef struct km_rdkafka {
     __typeof__(rd_kafka_interceptor_add_on_destroy) *add_on_destroy;
     __typeof__(rd_kafka_interceptor_add_on_thread_start) *add_on_thread_start;
     __typeof__(rd_kafka_interceptor_add_on_request_sent) *add_on_request_sent;
+    __typeof__(rd_kafka_interceptor_add_on_send) *add_on_send;
     __typeof__(rd_kafka_log_print) *log_print;
     /* mtls.rotation=live: the plugin's TLS under librdkafka's connect_cb */
     __typeof__(rd_kafka_conf_new) *conf_new;

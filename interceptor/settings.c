@@ -92,6 +92,7 @@ static const prop props[] = {
     { KAFKA_MTLS_PROP_ROTATION_EXISTING, PROP_TEXT, SLOT(rotation_existing), check_existing, 0, 0, NULL },
     { KAFKA_MTLS_PROP_ROTATION_POLL_MS, PROP_NUMBER, SLOT(rotation_poll_ms), NULL, 10, 3600000, "milliseconds" },
     { KAFKA_MTLS_PROP_ROTATION_DRAIN_MS, PROP_NUMBER, SLOT(drain_timeout_ms), NULL, 100, 600000, "milliseconds" },
+    { KAFKA_MTLS_PROP_ROTATION_REPLY_WAIT_US, PROP_NUMBER, SLOT(reply_wait_us), NULL, 0, 1000000, "microseconds" },
     { KAFKA_MTLS_ENV_VOLUME, PROP_ENVIRONMENT, SLOT(env_volume), NULL, 0, 0, NULL },
 };
 
@@ -124,6 +125,7 @@ km_settings *km_settings_new(void)
         s->wait_ms = KAFKA_MTLS_WAIT_MS_DEFAULT;
         s->rotation_poll_ms = KAFKA_MTLS_ROTATION_POLL_MS_DEFAULT;
         s->drain_timeout_ms = KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT;
+        s->reply_wait_us = KAFKA_MTLS_ROTATION_REPLY_WAIT_US_DEFAULT;
         s->memfd = -1;
     }
     return s;

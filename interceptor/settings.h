@@ -48,6 +48,7 @@ typedef struct km_settings {
     char *rotation_existing;   /* mtls.rotation.existing: "move" (default) or "keep" */
     long rotation_poll_ms;     /* mtls.rotation.poll.ms */
     long drain_timeout_ms;     /* mtls.rotation.drain.timeout.ms */
+    long reply_wait_us;        /* mtls.rotation.reply.wait.us */
     km_client_log log;         /* where this client's lines go, read at on_new */
     int applying;              /* set while the plugin itself sets properties */
     int memfd;                 /* certificate chain handed to librdkafka, or -1 */

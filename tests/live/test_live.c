@@ -293,6 +293,12 @@ START_TEST(unhonourable_settings_fail_at_conf_set)
     ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.validity", "30s", err, sizeof(err)), RD_KAFKA_CONF_INVALID);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.validity", "30m", err, sizeof(err)), RD_KAFKA_CONF_OK);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.renew.before", "10m", err, sizeof(err)), RD_KAFKA_CONF_OK);
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.rotation.reply.wait.us", "1000001", err, sizeof(err)),
+                     RD_KAFKA_CONF_INVALID);
+    ck_assert_msg(strstr(err, "mtls.rotation.reply.wait.us") != NULL, "%s", err);
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.rotation.reply.wait.us", "-1", err, sizeof(err)),
+                     RD_KAFKA_CONF_INVALID);
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "mtls.rotation.reply.wait.us", "0", err, sizeof(err)), RD_KAFKA_CONF_OK);
     rd_kafka_conf_destroy(conf);
 }
 END_TEST
@@ -500,6 +506,45 @@ START_TEST(log_level_is_honoured)
 }
 END_TEST
 
+/* A synchronous producer (each message's delivery awaited): its requests
+ * go out and their replies come back on librdkafka's broker thread, with
+ * no thread hand-off (transport/direct.c), as the transport's counts say at
+ * destroy (log_level=7). mtls.rotation.reply.wait.us=0 keeps the replies on
+ * the transport's thread. The wait is 1 s here, so that a slow machine
+ * still answers within it. */
+START_TEST(sync_producer_replies_come_on_librdkafka_thread)
+{
+    static const char *const waits[] = {"1000000", "0"};
+    char *vol = make_tmpdir("reply");
+    unsigned long long direct = 0, replies = 0, waited = 0;
+    const char *line;
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+
+    volume_certmanager(vol, "app-v1", "ca");
+    conf = live_conf(vol, bootstrap_of(peer.port));
+    conf_set(conf, "log_level", "7");
+    conf_set(conf, "linger.ms", "0");
+    conf_set(conf, "mtls.rotation.reply.wait.us", waits[_i]);
+    rk = client_new(RD_KAFKA_PRODUCER, conf);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(produce_n(rk, "live", "sync", 1, 10000), 1);
+    rd_kafka_destroy(rk);
+    ck_assert_msg((line = strstr(applog.text, "requests sent on librdkafka's threads")) != NULL, "%s", applog.text);
+    while (line > applog.text && line[-1] != ';')
+        line--;
+    ck_assert_int_eq(sscanf(line, " %llu requests sent on librdkafka's threads, %llu replies taken there (%llu waits)",
+                            &direct, &replies, &waited), 3);
+    ck_assert_msg(direct >= 20, "%s", line);
+    if (_i == 0)
+        ck_assert_msg(replies >= 10 && waited >= replies, "%s", line);
+    else
+        ck_assert_msg(replies == 0 && waited == 0, "%s", line);
+    rmtree(vol);
+    free(vol);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("live");
@@ -521,6 +566,7 @@ int main(void)
     tcase_add_test(tc, every_client_kind_connects);
     tcase_add_test(tc, java_style_properties_work_live);
     tcase_add_test(tc, log_level_is_honoured);
+    tcase_add_loop_test(tc, sync_producer_replies_come_on_librdkafka_thread, 0, 2);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
