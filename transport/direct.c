@@ -19,8 +19,11 @@
  *   writes in parts; raw SASL tokens after SaslHandshake v0, for which a
  *   connection never goes quiet - are found by the quiet tick: every
  *   KM_QUIET_TICK_MS the transport's thread looks into P (FIONREAD) and
- *   forwards what lies there. Quiet ends KM_QUIET_IDLE_MS after the last
- *   request forwarded this way, so an idle client does not tick;
+ *   forwards what has lain there since the tick before. Only a request
+ *   answered at once (below) and no bigger than KM_QUIET_MAX_REQUEST makes
+ *   a connection quiet (after a Fetch long-poll it would only tick while
+ *   the broker holds it), and quiet ends KM_QUIET_IDLE_MS after the last
+ *   such request, so an idle client does not tick;
  * - reply wait: a request alone in flight, of a kind the broker answers at
  *   once (not a Fetch long-poll, not a group join), whose like has lately
  *   been answered within half of cfg.reply_wait_us: the thread waits up to
@@ -117,7 +120,10 @@ int km_direct_forward(km_transport *t, int fd)
         return 0;
     t->counters.direct++;
     uint64_t now = km_transport_clock_ms();
-    int quiet = !c->req.sasl_raw && c->up_bytes - bytes <= KM_QUIET_MAX_REQUEST &&
+    /* quiet pays where requests and replies alternate quickly; after a
+     * long-poll it would only tick while the broker holds the Fetch */
+    int quiet = !c->req.sasl_raw && answered_at_once(c->req.last_api_key) &&
+                c->up_bytes - bytes <= KM_QUIET_MAX_REQUEST &&
                 (c->caught_ms == 0 || now - c->caught_ms >= KM_QUIET_IDLE_MS);
     if (quiet)
         c->quiet_ms = now;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -968,6 +969,13 @@ static void make_quiet(km_transport *t, int fd, int32_t corr, int answered)
 
     block_sigpipe();
     pthread_mutex_lock(&t->work);
+    /* quiet before the write, as it would be after an earlier request: no
+     * event of this write is left pending for the transport's thread, which
+     * would read P whenever it got to it */
+    t->conns->quiet = 1;
+    t->conns->caught_ms = 0;
+    km_conn_interest(t->conns);
+    km_wake(t);   /* it ticks from its next loop on, as km_direct_forward has it */
     ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
     ck_assert_int_eq(km_direct_forward(t, fd), 1);
     ck_assert_int_eq(t->conns->quiet, 1);
@@ -1149,17 +1157,11 @@ START_TEST(quiet_connection_still_forwards_bytes_no_call_follows)
     ck_assert(sserver_wait_output(&s, "kmtls-no-call-after", T_REPLY));
     ck_assert_uint_eq(counts(t, NULL, 0).quiet_catches, 1);
 
-    /* not quiet for KM_QUIET_IDLE_MS after a catch: a direct request leaves
-     * it so; then, that pause cut short, quiet again */
+    /* after a catch the transport's thread watches P again */
     pthread_mutex_lock(&t->work);
     ck_assert_int_eq(t->conns->quiet, 0);
-    n = kafka_apiversions(req, sizeof(req), 3, "kmtls-paused");
-    ck_assert_int_eq(lk_write_all(fd, req, n, T_REPLY), 0);
-    ck_assert_int_eq(km_direct_forward(t, fd), 1);
-    ck_assert_int_eq(t->conns->quiet, 0);
-    t->conns->caught_ms = 0;
+    ck_assert(t->conns->plain.events & EPOLLIN);
     pthread_mutex_unlock(&t->work);
-    ck_assert(sserver_wait_output(&s, "kmtls-paused", T_REPLY));
     make_quiet(t, fd, 4, 0);
     /* 1 MiB in one frame; lk_write_all returns only once all of it is in */
     memset(big, 'b', BIG);
@@ -1170,7 +1172,7 @@ START_TEST(quiet_connection_still_forwards_bytes_no_call_follows)
     ck_assert_int_eq(lk_write_all(fd, big, BIG, T_REPLY), 0);
     km_transport_counts st = counts(t, NULL, 0);
     ck_assert_uint_eq(st.quiet_catches, 2);
-    ck_assert_uint_eq(st.direct, 3);
+    ck_assert_uint_eq(st.direct, 2);
     close(fd);
     done(t);
     sserver_stop(&s);
