@@ -989,39 +989,61 @@ static void make_quiet(km_transport *t, int fd, int32_t corr, int answered)
     pthread_mutex_unlock(&t->work);
 }
 
+/* A reply wait under way: a 1 s transport through a relay, a first request
+ * that makes the connection quiet, then a thread whose request's response
+ * the relay holds back while the thread waits for it. */
+typedef struct held_wait {
+    km_transport *t;
+    relay *r;
+    int fd;
+    waiter w;
+    pthread_t th;
+} held_wait;
+
+static void held_wait_start(held_wait *h, int32_t corr)
+{
+    km_transport_config cfg = {.reply_wait_us = 1000000};
+
+    h->t = transport(&cfg, "app-v1", "ca", 0);
+    h->r = relay_start(peer13.port);
+    h->fd = lk_connect(h->t, relay_port(h->r), broker(peer13.port));
+    h->w = (waiter){.t = h->t, .fd = h->fd, .corr = corr};
+    ck_assert_int_eq(lk_wait_connected(h->fd, T_CONNECT), 0);
+    make_quiet(h->t, h->fd, 40, 1);
+    relay_hold(h->r, 0, 1);
+    ck_assert_int_eq(pthread_create(&h->th, NULL, send_and_wait, &h->w), 0);
+    await_waiting(h->t);
+}
+
+static void held_wait_done(held_wait *h)
+{
+    close(h->fd);
+    done(h->t);
+    relay_stop(h->r);
+}
+
 /* The response of a request alone in flight is taken by the thread that
  * sent it: when km_transport_request_sent returns, it is already in
  * librdkafka's socket, and the transport's thread never touched it. The
  * relay holds the broker's bytes until the wait is seen to be on. */
 START_TEST(reply_is_taken_by_the_thread_that_sent_the_request)
 {
-    km_transport_config cfg = {.reply_wait_us = 1000000};
-    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
-    relay *r = relay_start(peer13.port);
-    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
-    waiter w = {.t = t, .fd = fd, .corr = 41};
     unsigned char body[65536];
-    pthread_t th;
+    held_wait h;
 
-    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
-    make_quiet(t, fd, 40, 1);
-    relay_hold(r, 0, 1);
-    ck_assert_int_eq(pthread_create(&th, NULL, send_and_wait, &w), 0);
-    await_waiting(t);
-    ck_assert(relay_wait_held(r, 0, 1, T_REPLY));
-    relay_hold(r, 0, 0);
-    pthread_join(th, NULL);
-    ck_assert_int_eq(w.forwarded, 1);
-    ck_assert_msg(readable_now(fd), "the response was not in the socket when the call returned");
-    ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    held_wait_start(&h, 41);
+    ck_assert(relay_wait_held(h.r, 0, 1, T_REPLY));
+    relay_hold(h.r, 0, 0);
+    pthread_join(h.th, NULL);
+    ck_assert_int_eq(h.w.forwarded, 1);
+    ck_assert_msg(readable_now(h.fd), "the response was not in the socket when the call returned");
+    ck_assert_int_ge(lk_read_frame(h.fd, body, sizeof(body), T_REPLY), 10);
     ck_assert_int_eq(corr_of(body), 41);
-    km_transport_counts st = counts(t, NULL, 0);
+    km_transport_counts st = counts(h.t, NULL, 0);
     ck_assert_uint_eq(st.direct, 2);
     ck_assert_uint_eq(st.reply_waits, 1);
     ck_assert_uint_eq(st.replies_direct, 1);
-    close(fd);
-    done(t);
-    relay_stop(r);
+    held_wait_done(&h);
 }
 END_TEST
 
@@ -1030,36 +1052,25 @@ END_TEST
  * thread). Without the nudge the call would return when its 1 s is up. */
 START_TEST(nudge_ends_a_reply_wait)
 {
-    km_transport_config cfg = {.reply_wait_us = 1000000};
-    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
-    relay *r = relay_start(peer13.port);
-    int fd = lk_connect(t, relay_port(r), broker(peer13.port));
-    waiter w = {.t = t, .fd = fd, .corr = 42};
     unsigned char body[65536];
-    pthread_t th;
+    held_wait h;
 
-    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
-    make_quiet(t, fd, 40, 1);
-    relay_hold(r, 0, 1);
-    ck_assert_int_eq(pthread_create(&th, NULL, send_and_wait, &w), 0);
-    await_waiting(t);
+    held_wait_start(&h, 42);
     long nudged = now_ms();
-    km_transport_nudge(t);
-    pthread_join(th, NULL);
-    ck_assert_int_eq(w.forwarded, 1);
-    ck_assert_msg(w.returned_ms - nudged < 800, "returned %ld ms after the nudge", w.returned_ms - nudged);
-    ck_assert(!readable_now(fd));
-    relay_hold(r, 0, 0);
-    ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
+    km_transport_nudge(h.t);
+    pthread_join(h.th, NULL);
+    ck_assert_int_eq(h.w.forwarded, 1);
+    ck_assert_msg(h.w.returned_ms - nudged < 800, "returned %ld ms after the nudge", h.w.returned_ms - nudged);
+    ck_assert(!readable_now(h.fd));
+    relay_hold(h.r, 0, 0);
+    ck_assert_int_ge(lk_read_frame(h.fd, body, sizeof(body), T_REPLY), 10);
     ck_assert_int_eq(corr_of(body), 42);
-    km_transport_counts st = counts(t, NULL, 0);
+    km_transport_counts st = counts(h.t, NULL, 0);
     ck_assert_uint_eq(st.reply_waits, 1);
     ck_assert_uint_eq(st.replies_direct, 0);
-    ck_assert_int_eq(atomic_load(&t->waiting), 0);
-    km_transport_nudge(t);   /* nobody waits: nothing happens */
-    close(fd);
-    done(t);
-    relay_stop(r);
+    ck_assert_int_eq(atomic_load(&h.t->waiting), 0);
+    km_transport_nudge(h.t);   /* nobody waits: nothing happens */
+    held_wait_done(&h);
 }
 END_TEST
 
