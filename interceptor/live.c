@@ -98,7 +98,7 @@ static void log_counts(km_live *l)
     km_transport_counts st;
     char line[512];
 
-    if (l->transport == NULL || km_transport_stats(l->transport, &st, NULL, 0) < 0)
+    if (l->transport == NULL || l->s->log.level < LOG_DEBUG || km_transport_stats(l->transport, &st, NULL, 0) < 0)
         return;
     snprintf(line, sizeof(line), "kafka-mtls: transport: %llu handshakes (%llu failed), %llu connections moved; "
              "%llu requests sent on librdkafka's threads, %llu replies taken there (%llu waits), %llu quiet "

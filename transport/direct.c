@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,9 +99,8 @@ int km_direct_quiet(const km_conn *c)
     return c->quiet && steady(c);
 }
 
-int km_direct_forward(km_transport *t, int fd)
+static int forward(km_transport *t, km_conn *c)
 {
-    km_conn *c = conn_of(t, fd);
     uint64_t before;
 
     if (c == NULL || c->borrowed || !steady(c))
@@ -136,6 +134,11 @@ int km_direct_forward(km_transport *t, int fd)
             km_wake(t);
     }
     return 1;
+}
+
+int km_direct_forward(km_transport *t, int fd)
+{
+    return forward(t, conn_of(t, fd));
 }
 
 static int wait_wanted(const km_transport *t, const km_conn *c)
@@ -191,12 +194,10 @@ int km_transport_request_sent(km_transport *t, int fd)
     if (t == NULL || fd < 0 || !sigpipe_blocked())
         return 0;
     pthread_mutex_lock(&t->work);
-    forwarded = km_direct_forward(t, fd);
-    if (forwarded) {
-        km_conn *c = conn_of(t, fd);
-        if (c && wait_wanted(t, c))
-            wait_for_reply(t, c);
-    }
+    km_conn *c = conn_of(t, fd);
+    forwarded = forward(t, c);
+    if (forwarded && wait_wanted(t, c))
+        wait_for_reply(t, c);
     pthread_mutex_unlock(&t->work);
     return forwarded;
 }

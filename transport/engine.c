@@ -22,20 +22,17 @@
 
 #define MAX_EVENTS 64
 
-uint64_t km_transport_clock_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 uint64_t km_transport_clock_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t km_transport_clock_ms(void)
+{
+    return km_transport_clock_us() / 1000u;
 }
 
 int km_register(km_endpoint *ep, uint32_t events)
