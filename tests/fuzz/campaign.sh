@@ -26,7 +26,7 @@ tmpbase=/dev/shm
 KMFUZZ_TMPDIR=$(mktemp -d "$tmpbase/kmfuzz-campaign.XXXXXX")
 export KMFUZZ_TMPDIR
 trap 'rm -rf "$KMFUZZ_TMPDIR"' EXIT
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 mkdir -p "$out/campaign"
 

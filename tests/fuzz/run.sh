@@ -75,7 +75,7 @@ KMFUZZ_TMPDIR=$(mktemp -d "$tmpbase/kmfuzz-run.XXXXXX")
 export KMFUZZ_TMPDIR
 trap 'rm -rf "$KMFUZZ_TMPDIR"' EXIT
 # Leaks are failures; UBSan findings abort (built -fno-sanitize-recover).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 known=$here/regressions/KNOWN-FAILING

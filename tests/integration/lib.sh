@@ -7,7 +7,7 @@ PROV=(-provider "$KMTLS_MODULE" -provider default)
 # plugin, so the sanitizer runtime comes first; those programs' own leaks
 # are not ours to report.
 if [[ -n ${KMTLS_ASAN_RUNTIME:-} ]]; then
-  export LD_PRELOAD=$KMTLS_ASAN_RUNTIME${LD_PRELOAD:+:$LD_PRELOAD} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+  export LD_PRELOAD=$KMTLS_ASAN_RUNTIME${LD_PRELOAD:+:$LD_PRELOAD} ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 fi
 FX=$KMTLS_FIXTURES
 VOL=$FX/vol
