@@ -535,7 +535,10 @@ START_TEST(sync_producer_replies_come_on_librdkafka_thread)
         line--;
     ck_assert_int_eq(sscanf(line, " %llu requests sent on librdkafka's threads, %llu replies taken there (%llu waits)",
                             &direct, &replies, &waited), 3);
-    ck_assert_msg(direct >= 20, "%s", line);
+    /* a request that librdkafka writes while the transport's thread is
+     * already reading P (a loaded machine, before the connection goes
+     * quiet) is forwarded by that thread: most, not all, go direct */
+    ck_assert_msg(direct >= 10, "%s", line);
     if (_i == 0)
         ck_assert_msg(replies >= 10 && waited >= replies, "%s", line);
     else
