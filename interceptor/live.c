@@ -77,10 +77,22 @@ static void changed(void *opaque)
     km_rotation_check(opaque);
 }
 
+/* The process exits with this client alive (at_exit.h): the watcher first,
+ * since a rotation it runs hands a context to the transport. */
+static void halt(void *opaque, const struct timespec *until)
+{
+    km_live *l = opaque;
+
+    km_volume_watch_halt(l->watch, until);
+    km_transport_halt(l->transport, until);
+}
+
 static void live_free(km_live *l)
 {
     if (l == NULL)
         return;
+    if (l->at_exit.halt != NULL)
+        km_at_exit_remove(&l->at_exit);
     km_volume_watch_stop(l->watch);   /* no rotation runs after this */
     km_transport_free(l->transport);  /* closes librdkafka's ends it still holds */
     if (l->held)
@@ -251,6 +263,7 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
         live_free(l);
         return NULL;
     }
+    km_at_exit_add(&l->at_exit, halt, l);
     return l;
 }
 

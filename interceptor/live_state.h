@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
+#include "at_exit.h"
 #include "kmtls/issuer.h"
 #include "kmtls/transport.h"
 #include "material_cache.h"
@@ -20,6 +21,7 @@ typedef struct km_live {
     km_tls_options tls;      /* the client's ssl.* settings; every SSL_CTX points into it */
     km_transport *transport;
     km_volume_watch *watch;
+    km_exit_hook at_exit;    /* both halted if the process exits with the client alive */
     /* the watcher's thread only, after creation: */
     km_pem_bundle in_use;    /* the material of the current generation */
     /* the process cache's entry of in_use once a rotation made it: held

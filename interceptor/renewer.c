@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "at_exit.h"
 #include "issuing.h"
 #include "keysource.h"
 #include "kmtls/fingerprint.h"
@@ -23,7 +24,7 @@
 #define WATCH_SECONDS 1
 
 typedef struct km_renewer {
-    struct km_renewer *next;    /* in `running` */
+    km_exit_hook at_exit;
     int joined;                 /* by the exit handler */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -135,18 +136,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* A process may exit without destroying its client (kcat does, when the
- * metadata request fails). OpenSSL's own exit handler then frees the
- * library context a renewer may be decoding in. This handler, registered
- * after OpenSSL's (the plugin has used OpenSSL by the first renewer), runs
- * before it: every renewer is told to stop and joined, each for at most
- * EXIT_JOIN_SECONDS (one in an enrolment exchange may take longer; the
- * exit goes on then). */
-#define EXIT_JOIN_SECONDS 2
-static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
-static km_renewer *running;
-static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
-
 static void ask_to_stop(km_renewer *r)
 {
     pthread_mutex_lock(&r->mu);
@@ -155,23 +144,14 @@ static void ask_to_stop(km_renewer *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void stop_all_at_exit(void)
+/* The process exits with the client alive (at_exit.h): a renewer in an
+ * enrolment exchange may outlast the bound, and the exit goes on then. */
+static void halt(void *opaque, const struct timespec *until)
 {
-    struct timespec until;
+    km_renewer *r = opaque;
 
-    pthread_mutex_lock(&running_mu);
-    for (km_renewer *r = running; r; r = r->next)
-        ask_to_stop(r);
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += EXIT_JOIN_SECONDS;
-    for (km_renewer *r = running; r; r = r->next)
-        r->joined = pthread_timedjoin_np(r->thread, NULL, &until) == 0;
-    pthread_mutex_unlock(&running_mu);
-}
-
-static void register_exit_handler(void)
-{
-    atexit(stop_all_at_exit);
+    ask_to_stop(r);
+    r->joined = pthread_timedjoin_np(r->thread, NULL, until) == 0;
 }
 
 static rd_kafka_resp_err_t stop(rd_kafka_t *rk, void *opaque)
@@ -179,13 +159,7 @@ static rd_kafka_resp_err_t stop(rd_kafka_t *rk, void *opaque)
     km_renewer *r = opaque;
 
     (void)rk;
-    pthread_mutex_lock(&running_mu);
-    for (km_renewer **p = &running; *p; p = &(*p)->next)
-        if (*p == r) {
-            *p = r->next;
-            break;
-        }
-    pthread_mutex_unlock(&running_mu);
+    km_at_exit_remove(&r->at_exit);
     ask_to_stop(r);
     if (!r->joined)
         pthread_join(r->thread, NULL);
@@ -214,19 +188,14 @@ int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *
     snprintf(r->in_use_not_after, sizeof(r->in_use_not_after), "%s", in_use->not_after);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    pthread_once(&exit_once, register_exit_handler);
-    pthread_mutex_lock(&running_mu);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {
-        pthread_mutex_unlock(&running_mu);
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
         km_settings_free(r->s);
         OPENSSL_free(r);
         return 0;
     }
-    r->next = running;
-    running = r;
-    pthread_mutex_unlock(&running_mu);
+    km_at_exit_add(&r->at_exit, halt, r);
     s->rdk->add_on_destroy(rk, PLUGIN_NAME, stop, r);
     return 1;
 }

@@ -38,6 +38,7 @@ struct km_volume_watch {
     pthread_t thread;
     int wakefd;
     int stop;                    /* under registry_lock */
+    int joined;                  /* by km_volume_watch_halt */
     char *paths[MAX_PATHS];
     size_t n;
     long poll_ms;
@@ -256,20 +257,36 @@ static void poke(km_volume_watch *w)
         ;
 }
 
+static void ask_to_stop(km_volume_watch *w)
+{
+    pthread_mutex_lock(&registry_lock);
+    w->stop = 1;
+    poke(w);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void km_volume_watch_halt(km_volume_watch *w, const struct timespec *until)
+{
+    if (w == NULL || w->joined)
+        return;
+    ask_to_stop(w);
+    w->joined = pthread_timedjoin_np(w->thread, NULL, until) == 0;
+}
+
 void km_volume_watch_stop(km_volume_watch *w)
 {
     if (w == NULL)
         return;
     pthread_mutex_lock(&registry_lock);
-    w->stop = 1;
     for (km_volume_watch **p = &registry; *p != NULL; p = &(*p)->next)
         if (*p == w) {
             *p = w->next;
             break;
         }
-    poke(w);
     pthread_mutex_unlock(&registry_lock);
-    pthread_join(w->thread, NULL);
+    ask_to_stop(w);
+    if (!w->joined)
+        pthread_join(w->thread, NULL);
     free_watch(w);
 }
 

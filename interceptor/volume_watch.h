@@ -12,6 +12,7 @@
 #define KMTLS_VOLUME_WATCH_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* The volume's material may have changed (or poll_ms passed): look again.
  * Called on the watcher's own thread, never two at once for one watcher. */
@@ -32,6 +33,9 @@ km_volume_watch *km_volume_watch_start(const char *const *paths, size_t n, long 
 
 /* Stops and joins the thread (no callback runs after it returns). */
 void km_volume_watch_stop(km_volume_watch *w);
+/* At exit (at_exit.h): stops the thread and joins it by until at the
+ * latest; km_volume_watch_stop still frees w afterwards. */
+void km_volume_watch_halt(km_volume_watch *w, const struct timespec *until);
 
 /* Someone in this process changed the volume (or the store file) at path:
  * every watcher of it looks again now. Thread-safe; any thread. */

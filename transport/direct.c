@@ -168,6 +168,11 @@ static void wait_for_reply(km_transport *t, km_conn *c)
     pthread_mutex_unlock(&t->work);
     r = ppoll(p, 2, &limit, NULL);
     pthread_mutex_lock(&t->work);
+    if (t->halted) { /* the process is exiting (km_transport_halt): hands off */
+        atomic_fetch_sub(&t->waiting, 1);
+        c->borrowed = 0;
+        return;
+    }
     if (atomic_fetch_sub(&t->waiting, 1) == 1 && p[1].revents) {
         uint64_t drained;
         /* the last wait to end re-arms the nudge */
@@ -194,6 +199,10 @@ int km_transport_request_sent(km_transport *t, int fd)
     if (t == NULL || fd < 0 || !sigpipe_blocked())
         return 0;
     pthread_mutex_lock(&t->work);
+    if (t->halted) {
+        pthread_mutex_unlock(&t->work);
+        return 0;
+    }
     km_conn *c = conn_of(t, fd);
     forwarded = forward(t, c);
     if (forwarded && wait_wanted(t, c))

@@ -90,7 +90,7 @@ SSL_CTX *km_current_ctx(km_transport *t, uint64_t *gen)
 int km_submit(km_transport *t, km_cmd *cmd)
 {
     pthread_mutex_lock(&t->mu);
-    if (t->stopping) {
+    if (t->stopping != 0) {
         pthread_mutex_unlock(&t->mu);
         return ESHUTDOWN;
     }
@@ -136,7 +136,7 @@ static void fill_stats(km_transport *t, km_cmd *cmd, uint64_t gen)
     cmd->result = (int)st.conns;
 }
 
-/* Takes the queued commands; returns 1 when the transport is stopping. */
+/* Takes the queued commands; returns t->stopping (0, KM_STOP or KM_HALT). */
 static int run_commands(km_transport *t)
 {
     km_cmd *cmd, *next;
@@ -232,6 +232,14 @@ static void bury(km_transport *t)
     t->graveyard = NULL;
 }
 
+/* With work held, the transport's thread gone or ending. */
+static void close_all(km_transport *t)
+{
+    while (t->conns)
+        km_conn_close(t->conns, NULL);
+    bury(t);
+}
+
 static void *engine_main(void *arg)
 {
     km_transport *t = arg;
@@ -254,7 +262,9 @@ static void *engine_main(void *arg)
         for (int i = 0; i < n; i++) {
             km_endpoint *ep = evs[i].data.ptr;
             if (ep == NULL) {
-                stopping |= run_commands(t);
+                int asked = run_commands(t);
+                if (asked > stopping)
+                    stopping = asked;
                 continue;
             }
             /* a connection closed earlier in this batch is in the graveyard,
@@ -272,11 +282,11 @@ static void *engine_main(void *arg)
         km_drain_tick(t, now);
         bury(t);
     }
-    while (t->conns)
-        km_conn_close(t->conns, NULL);
-    bury(t);
+    if (stopping != KM_HALT)
+        close_all(t);
     /* commands queued before stop was seen */
     run_commands(t);
+    t->halted = stopping == KM_HALT;
     pthread_mutex_unlock(&t->work);
     return NULL;
 }
@@ -399,15 +409,35 @@ int km_transport_stats(km_transport *t, km_transport_counts *st, km_conn_info *c
     return cmd.result;
 }
 
+void km_transport_halt(km_transport *t, const struct timespec *until)
+{
+    if (t == NULL || t->joined)
+        return;
+    pthread_mutex_lock(&t->mu);
+    if (t->stopping == 0)
+        t->stopping = KM_HALT;
+    pthread_mutex_unlock(&t->mu);
+    km_wake(t);
+    km_transport_nudge(t); /* a broker thread waiting for a reply looks up */
+    t->joined = pthread_timedjoin_np(t->thread, NULL, until) == 0;
+}
+
 void km_transport_free(km_transport *t)
 {
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->mu);
-    t->stopping = 1;
+    if (t->stopping == 0)
+        t->stopping = KM_STOP;
     pthread_mutex_unlock(&t->mu);
     km_wake(t);
-    pthread_join(t->thread, NULL);
+    if (!t->joined)
+        pthread_join(t->thread, NULL);
+    if (t->halted) { /* what the halted thread left */
+        pthread_mutex_lock(&t->work);
+        close_all(t);
+        pthread_mutex_unlock(&t->work);
+    }
     close(t->nudgefd);
     close(t->wakefd);
     close(t->epfd);

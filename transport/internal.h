@@ -145,7 +145,7 @@ struct km_transport {
     SSL_CTX *ctx;                 /* current generation's */
     uint64_t gen;
     km_cmd *cmd_head, *cmd_tail;
-    int stopping;
+    int stopping;                 /* KM_STOP or KM_HALT once asked */
     uint64_t conn_serial;         /* the last km_conn.serial handed out */
 
     /* Held by the transport's thread while it works (from epoll_wait's
@@ -164,7 +164,16 @@ struct km_transport {
     uint64_t quiet_tick_ms;       /* when the quiet tick is due next (direct.c) */
     int ticking;                  /* the transport's thread sleeps no longer than that */
     km_transport_counts counters; /* handshakes, moves, drains, direct requests and replies */
+    int halted;                   /* the thread ended by km_transport_halt: connections left as
+                                   * they were, and no longer touched from librdkafka's threads */
+
+    int joined;                   /* the thread, by km_transport_halt: only the caller's */
 };
+
+/* t->stopping: stop closes every connection as the thread ends; halt (the
+ * process is exiting) leaves them as they are */
+#define KM_STOP 1
+#define KM_HALT 2
 
 /* engine.c */
 uint64_t km_transport_clock_ms(void);

@@ -101,6 +101,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 #ifdef __cplusplus
@@ -256,6 +257,14 @@ const char *km_transport_ssl_broker(const SSL *ssl);
  * a no-op. In the plugin: from on_conf_destroy, after librdkafka has joined
  * its broker threads. */
 void km_transport_free(km_transport *t);
+
+/* The process is exiting with the client alive (the plugin's exit handler,
+ * which runs before OpenSSL's cleanup): the transport's thread ends by
+ * `until` at the latest, leaving connections as they are, and librdkafka's
+ * threads no longer touch TLS through km_transport_request_sent. Nothing
+ * is closed, so librdkafka logs no disconnection while the process goes.
+ * km_transport_free still works afterwards. */
+void km_transport_halt(km_transport *t, const struct timespec *until);
 
 #ifdef __cplusplus
 }
