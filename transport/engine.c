@@ -409,15 +409,21 @@ int km_transport_stats(km_transport *t, km_transport_counts *st, km_conn_info *c
     return cmd.result;
 }
 
+/* The first of stop and halt asked for is the one done. */
+static void ask_to_end(km_transport *t, int how)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->stopping == 0)
+        t->stopping = how;
+    pthread_mutex_unlock(&t->mu);
+    km_wake(t);
+}
+
 void km_transport_halt(km_transport *t, const struct timespec *until)
 {
     if (t == NULL || t->joined)
         return;
-    pthread_mutex_lock(&t->mu);
-    if (t->stopping == 0)
-        t->stopping = KM_HALT;
-    pthread_mutex_unlock(&t->mu);
-    km_wake(t);
+    ask_to_end(t, KM_HALT);
     km_transport_nudge(t); /* a broker thread waiting for a reply looks up */
     t->joined = pthread_timedjoin_np(t->thread, NULL, until) == 0;
 }
@@ -426,11 +432,7 @@ void km_transport_free(km_transport *t)
 {
     if (t == NULL)
         return;
-    pthread_mutex_lock(&t->mu);
-    if (t->stopping == 0)
-        t->stopping = KM_STOP;
-    pthread_mutex_unlock(&t->mu);
-    km_wake(t);
+    ask_to_end(t, KM_STOP);
     if (!t->joined)
         pthread_join(t->thread, NULL);
     if (t->halted) { /* what the halted thread left */
