@@ -20,7 +20,9 @@ static void halt_all(void)
     until.tv_sec += KM_AT_EXIT_SECONDS;
     pthread_mutex_lock(&hooks_mu);
     for (km_exit_hook *h = hooks; h; h = h->next)
-        h->halt(h->opaque, &until);
+        h->ask(h->opaque);
+    for (km_exit_hook *h = hooks; h; h = h->next)
+        h->join(h->opaque, &until);
     pthread_mutex_unlock(&hooks_mu);
 }
 
@@ -32,10 +34,11 @@ static void register_handler(void)
     atexit(halt_all);
 }
 
-void km_at_exit_add(km_exit_hook *h, km_halt_fn *halt, void *opaque)
+void km_at_exit_add(km_exit_hook *h, km_ask_fn *ask, km_join_fn *join, void *opaque)
 {
     pthread_once(&registered, register_handler);
-    h->halt = halt;
+    h->ask = ask;
+    h->join = join;
     h->opaque = opaque;
     pthread_mutex_lock(&hooks_mu);
     h->next = hooks;

@@ -77,21 +77,30 @@ static void changed(void *opaque)
     km_rotation_check(opaque);
 }
 
-/* The process exits with this client alive (at_exit.h): the watcher first,
- * since a rotation it runs hands a context to the transport. */
-static void halt(void *opaque, const struct timespec *until)
+/* The process exits with this client alive (at_exit.h). A rotation the
+ * watcher is still running may hand the halted transport a context: it is
+ * only kept, never used. */
+static void ask_at_exit(void *opaque)
 {
     km_live *l = opaque;
 
-    km_volume_watch_halt(l->watch, until);
-    km_transport_halt(l->transport, until);
+    km_volume_watch_ask_stop(l->watch);
+    km_transport_halt(l->transport);
+}
+
+static void join_at_exit(void *opaque, const struct timespec *until)
+{
+    km_live *l = opaque;
+
+    km_volume_watch_join_until(l->watch, until);
+    km_transport_join_until(l->transport, until);
 }
 
 static void live_free(km_live *l)
 {
     if (l == NULL)
         return;
-    if (l->at_exit.halt != NULL)
+    if (l->at_exit.ask != NULL)
         km_at_exit_remove(&l->at_exit);
     km_volume_watch_stop(l->watch);   /* no rotation runs after this */
     km_transport_free(l->transport);  /* closes librdkafka's ends it still holds */
@@ -263,7 +272,7 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
         live_free(l);
         return NULL;
     }
-    km_at_exit_add(&l->at_exit, halt, l);
+    km_at_exit_add(&l->at_exit, ask_at_exit, join_at_exit, l);
     return l;
 }
 

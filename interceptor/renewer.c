@@ -146,11 +146,15 @@ static void ask_to_stop(km_renewer *r)
 
 /* The process exits with the client alive (at_exit.h): a renewer in an
  * enrolment exchange may outlast the bound, and the exit goes on then. */
-static void halt(void *opaque, const struct timespec *until)
+static void ask_at_exit(void *opaque)
+{
+    ask_to_stop(opaque);
+}
+
+static void join_at_exit(void *opaque, const struct timespec *until)
 {
     km_renewer *r = opaque;
 
-    ask_to_stop(r);
     r->joined = pthread_timedjoin_np(r->thread, NULL, until) == 0;
 }
 
@@ -195,7 +199,7 @@ int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *
         OPENSSL_free(r);
         return 0;
     }
-    km_at_exit_add(&r->at_exit, halt, r);
+    km_at_exit_add(&r->at_exit, ask_at_exit, join_at_exit, r);
     s->rdk->add_on_destroy(rk, PLUGIN_NAME, stop, r);
     return 1;
 }

@@ -38,7 +38,7 @@ struct km_volume_watch {
     pthread_t thread;
     int wakefd;
     int stop;                    /* under registry_lock */
-    int joined;                  /* by km_volume_watch_halt */
+    int joined;                  /* by km_volume_watch_join_until */
     char *paths[MAX_PATHS];
     size_t n;
     long poll_ms;
@@ -257,20 +257,20 @@ static void poke(km_volume_watch *w)
         ;
 }
 
-static void ask_to_stop(km_volume_watch *w)
+void km_volume_watch_ask_stop(km_volume_watch *w)
 {
+    if (w == NULL)
+        return;
     pthread_mutex_lock(&registry_lock);
     w->stop = 1;
     poke(w);
     pthread_mutex_unlock(&registry_lock);
 }
 
-void km_volume_watch_halt(km_volume_watch *w, const struct timespec *until)
+void km_volume_watch_join_until(km_volume_watch *w, const struct timespec *until)
 {
-    if (w == NULL || w->joined)
-        return;
-    ask_to_stop(w);
-    w->joined = pthread_timedjoin_np(w->thread, NULL, until) == 0;
+    if (w != NULL && !w->joined)
+        w->joined = pthread_timedjoin_np(w->thread, NULL, until) == 0;
 }
 
 void km_volume_watch_stop(km_volume_watch *w)
@@ -284,7 +284,7 @@ void km_volume_watch_stop(km_volume_watch *w)
             break;
         }
     pthread_mutex_unlock(&registry_lock);
-    ask_to_stop(w);
+    km_volume_watch_ask_stop(w);
     if (!w->joined)
         pthread_join(w->thread, NULL);
     free_watch(w);

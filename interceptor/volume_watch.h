@@ -33,9 +33,11 @@ km_volume_watch *km_volume_watch_start(const char *const *paths, size_t n, long 
 
 /* Stops and joins the thread (no callback runs after it returns). */
 void km_volume_watch_stop(km_volume_watch *w);
-/* At exit (at_exit.h): stops the thread and joins it by until at the
- * latest; km_volume_watch_stop still frees w afterwards. */
-void km_volume_watch_halt(km_volume_watch *w, const struct timespec *until);
+/* At exit (at_exit.h): tells the thread to stop (no callback starts after
+ * it), then joins it by until at the latest; km_volume_watch_stop still
+ * frees w afterwards. */
+void km_volume_watch_ask_stop(km_volume_watch *w);
+void km_volume_watch_join_until(km_volume_watch *w, const struct timespec *until);
 
 /* Someone in this process changed the volume (or the store file) at path:
  * every watcher of it looks again now. Thread-safe; any thread. */

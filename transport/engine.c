@@ -419,13 +419,18 @@ static void ask_to_end(km_transport *t, int how)
     km_wake(t);
 }
 
-void km_transport_halt(km_transport *t, const struct timespec *until)
+void km_transport_halt(km_transport *t)
 {
-    if (t == NULL || t->joined)
+    if (t == NULL)
         return;
     ask_to_end(t, KM_HALT);
     km_transport_nudge(t); /* a broker thread waiting for a reply looks up */
-    t->joined = pthread_timedjoin_np(t->thread, NULL, until) == 0;
+}
+
+void km_transport_join_until(km_transport *t, const struct timespec *until)
+{
+    if (t != NULL && !t->joined)
+        t->joined = pthread_timedjoin_np(t->thread, NULL, until) == 0;
 }
 
 void km_transport_free(km_transport *t)

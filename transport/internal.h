@@ -167,7 +167,7 @@ struct km_transport {
     int halted;                   /* the thread ended by km_transport_halt: connections left as
                                    * they were, and no longer touched from librdkafka's threads */
 
-    int joined;                   /* the thread, by km_transport_halt: only the caller's */
+    int joined;                   /* the thread, by km_transport_join_until: only the caller's */
 };
 
 /* t->stopping: stop closes every connection as the thread ends; halt (the

@@ -259,12 +259,14 @@ const char *km_transport_ssl_broker(const SSL *ssl);
 void km_transport_free(km_transport *t);
 
 /* The process is exiting with the client alive (the plugin's exit handler,
- * which runs before OpenSSL's cleanup): the transport's thread ends by
- * `until` at the latest, leaving connections as they are, and librdkafka's
- * threads no longer touch TLS through km_transport_request_sent. Nothing
- * is closed, so librdkafka logs no disconnection while the process goes.
- * km_transport_free still works afterwards. */
-void km_transport_halt(km_transport *t, const struct timespec *until);
+ * which runs before OpenSSL's cleanup): km_transport_halt tells the
+ * transport's thread to end, leaving connections as they are, after which
+ * librdkafka's threads no longer touch TLS through km_transport_request_sent;
+ * km_transport_join_until waits for it, until `until` at the latest.
+ * Nothing is closed, so librdkafka logs no disconnection while the process
+ * goes. km_transport_free still works afterwards. */
+void km_transport_halt(km_transport *t);
+void km_transport_join_until(km_transport *t, const struct timespec *until);
 
 #ifdef __cplusplus
 }
