@@ -21,9 +21,9 @@ ENROL=()
 
 start_step_ca() {
   local out rc=1 port
-  [[ ${KMTLS_ENROL:-1} == 1 ]] || { echo "this build has no enrolment (-Denrol, libcurl, json-c)"; exit 77; }
+  [[ ${KMTLS_ENROL:-1} == 1 ]] || { skip_case "this build has no enrolment (-Denrol, libcurl, json-c)"; exit 77; }
   [[ -n ${WORLD_STEP_PKI:-} && -r $WORLD_STEP_PKI/int.key ]] ||
-    { echo "no CA service in this world (step-ca could not be built: see world.sh's output)"; exit 77; }
+    { skip_case "no CA service in this world (step-ca could not be built: see world.sh's output)"; exit 77; }
   STEP_DIR=$WORK/step-ca
   CLEANUP+=("env -u LD_PRELOAD '$STEP_PEER' stop '$STEP_DIR'")
   for _ in 1 2 3; do
