@@ -43,3 +43,23 @@ if (( rc != 0 )) && grep -qiE 'authoriz' <<<"$out" && denied "$(seed_principal k
   ok "the same producer on other-topic: denied by the broker's ACLs (authorizer log names the principal)"
 else fail "other-topic must be denied (rc=$rc)" "$out
 $(grep -i denied "$WORLD_PEER/authorizer.log" | tail -n 3)"; fi
+
+# another client's topic: granted to kafka-consumer alone (Write, Read,
+# Describe), which writes to it; kafka-producer's Write there is denied
+theirs=callisto-consumer-only-$RANDOM
+new_topic "$theirs"
+out=$(env -u LD_PRELOAD "$WORLD_PEER_SCRIPT" acl "$WORLD_PEER" --add --allow-principal "$(seed_principal kafka-consumer)" \
+      --operation Write --operation Read --operation Describe --topic "$theirs" 2>&1) ||
+  { fail "granting $theirs to kafka-consumer" "$out"; exit 1; }
+out=$(echo theirs | kc "${PLUG[@]}" -X "mtls.volume=$WORLD_KEYSTORE/kafka-consumer" -X "client.id=$id-theirs" \
+      -b "$WORLD_BOOTSTRAP" -P -t "$theirs" 2>&1); rc=$?
+if (( rc == 0 )) && served "$id-theirs" "$(seed_principal kafka-consumer)"; then
+  ok "$theirs, granted to $(seed_principal kafka-consumer) alone: that client writes to it"
+else fail "kafka-consumer writing to its own topic $theirs (rc=$rc)" "$out"; fi
+out=$(echo nope | kc "${PLUG[@]}" -X "mtls.volume=$vol" -X "client.id=$id-deny2" -b "$WORLD_BOOTSTRAP" \
+      -P -t "$theirs" 2>&1); rc=$?
+if (( rc != 0 )) && grep -qiE 'Topic authorization failed|TOPIC_AUTHORIZATION_FAILED' <<<"$out" &&
+   denied "$(seed_principal kafka-producer)" "DESCRIBE|WRITE" "$theirs"; then
+  ok "kafka-producer on $theirs: $(grep -oiE '[^:]*Topic authorization failed[^:]*' <<<"$out" | head -n 1 | sed 's/^ *//') (the authorizer log names the principal)"
+else fail "kafka-producer's Write on kafka-consumer's topic must be denied (rc=$rc)" "$out
+$(grep -i denied "$WORLD_PEER/authorizer.log" | tail -n 3)"; fi
