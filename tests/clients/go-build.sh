@@ -18,13 +18,16 @@
 #                               DT_RUNPATH of PREFIX/lib, so the binary runs on
 #                               2.12.0 without any environment (LD_LIBRARY_PATH
 #                               still overrides it, e.g. to try another copy)
+#   go-build.sh go              print the go command it would use, or fail
+#                               naming the requirement (tests/run.sh asks first)
 #
 # Each build is checked: `BIN -version` must report the expected librdkafka
 # version and link kind (and, for dynamic, NEEDED librdkafka.so.1 + the
 # RUNPATH; for bundled-export, rd_kafka_* in .dynsym).
 #
 # Environment:
-#   GO          the go command (default /usr/local/go/bin/go, else go on PATH; >= 1.21)
+#   GO          the go command (default /usr/local/go/bin/go, else go on PATH; >= 1.21,
+#               checked: tests/peer/peer-lib.sh peer_go)
 #   PEER_CACHE / XDG_CACHE_HOME / HOME   the cache dir (see tests/peer/peer-lib.sh):
 #               binaries in CACHE/go-client/kafka-mtls-go-client-MODE-<key>, the key a
 #               hash of the module's files (go.mod, go.sum, *.go but *_test.go), the mode and its
@@ -57,28 +60,20 @@ BUNDLED_RDK=2.11.1
 DYNAMIC_RDK=2.12.0
 EXPORT_LDFLAGS='-extldflags=-Wl,--export-dynamic-symbol=rd_kafka_*'
 
-usage() { peer_usage "usage: $0 [bundled | bundled-export | dynamic]"; }
+usage() { peer_usage "usage: $0 [bundled | bundled-export | dynamic | go]"; }
 
 mode=${1:-bundled}
 (( $# <= 1 )) || usage
 case $mode in
-  bundled|bundled-export|dynamic) ;;
+  bundled|bundled-export|dynamic|go) ;;
   -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
   *) usage ;;
 esac
 
-go=${GO:-}
-if [[ -z $go ]]; then
-  if [[ -x /usr/local/go/bin/go ]]; then go=/usr/local/go/bin/go
-  else go=$(command -v go) || peer_die "no go command (install Go >= 1.21 as /usr/local/go, or set GO)"
-  fi
-fi
-command -v "$go" >/dev/null || peer_die "GO=$go not found"
+go=$(peer_go 21)   # go.mod: go 1.21
+[[ $mode == go ]] && { echo "$go"; exit 0; }
 export GOTOOLCHAIN=local
-gover=$("$go" env GOVERSION 2>/dev/null) || peer_die "$go does not run"
-if ! [[ $gover =~ ^go1\.([0-9]+) ]] || (( BASH_REMATCH[1] < 21 )); then
-  peer_die "$go is $gover; need go1.21 or newer"
-fi
+gover=$("$go" env GOVERSION)
 cc=${CC:-cc}
 command -v "$cc" >/dev/null || peer_die "no C compiler '$cc' for cgo (Debian: apt-get install build-essential, or set CC)"
 [[ -f $SRC/go.mod && -f $SRC/go.sum && -f $SRC/main.go ]] || peer_die "the Go module is missing in $SRC"

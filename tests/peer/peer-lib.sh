@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# peer-lib.sh - helpers shared by mtls-peer.sh and kafka09-peer.sh.
+# peer-lib.sh - helpers shared by the peers' and clients' scripts.
 # Sourced, not run.  The sourcing script sets PEER_NAME (for messages) and
 # runs with `set -euo pipefail`.
 #
@@ -9,6 +9,24 @@
 peer_die() { echo "$PEER_NAME: $*" >&2; exit 1; }
 peer_usage() { echo "$PEER_NAME: $*" >&2; exit 2; }
 peer_busy() { echo "$PEER_NAME: $*" >&2; exit 3; }
+
+# peer_go MINOR: print the go command for a build that needs Go 1.MINOR or
+# newer: $GO, else /usr/local/go/bin/go, else go on PATH. Dies naming the
+# requirement when there is none or it is older (Debian 12's golang-go is
+# 1.19): the builds run with GOTOOLCHAIN=local and never download one.
+peer_go() {
+  local min=$1 g=${GO:-} v
+  local how="install Go >= 1.$min from https://go.dev/dl/ as /usr/local/go, or set GO=/path/to/go"
+  if [[ -z $g ]]; then
+    if [[ -x /usr/local/go/bin/go ]]; then g=/usr/local/go/bin/go
+    else g=$(command -v go 2>/dev/null) || peer_die "needs Go >= 1.$min and there is no go command ($how)"; fi
+  fi
+  command -v "$g" >/dev/null 2>&1 || peer_die "needs Go >= 1.$min: GO=$g not found"
+  v=$(GOTOOLCHAIN=local "$g" env GOVERSION 2>/dev/null) || peer_die "needs Go >= 1.$min: $g does not run"
+  [[ $v =~ ^go1\.([0-9]+) ]] && (( BASH_REMATCH[1] >= min )) ||
+    peer_die "needs Go >= 1.$min; $g is ${v:-of an unknown version} ($how)"
+  echo "$g"
+}
 
 # peer_cache_dir: where build/download artefacts live - never the source
 # tree.  $PEER_CACHE, else $XDG_CACHE_HOME/kafka-mtls, else

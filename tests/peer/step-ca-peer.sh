@@ -50,8 +50,9 @@
 #   PEER_TOKEN_TTL  token lifetime for `token` (default 5m)
 #   PEER_PKI_DAYS   validity of the PKI made by `init` (default 30)
 #   STEP_CA_BIN, STEP_BIN  prebuilt binaries (both or neither); otherwise
-#                   built with `go install` (GO, else go on PATH, else
-#                   /usr/local/go/bin/go; Go >= 1.25) into the cache dir (see
+#                   built with `go install` (GO, else /usr/local/go/bin/go,
+#                   else go on PATH; Go >= 1.25: `step-ca-peer.sh go` prints
+#                   it or says why there is none) into the cache dir (see
 #                   peer-lib.sh: PEER_CACHE, XDG_CACHE_HOME, HOME) once,
 #                   under a lock, with GOPATH/GOMODCACHE/GOCACHE inside it
 #
@@ -81,16 +82,7 @@ STEP_CLI_SUM=h1:ql3fWFwXwICBL5LHy+MBPglx3kxj3ERmhUAX2mYGCx4=
 STEP_TAG=step-ca-${STEP_CA_VERSION#v}+step-${STEP_CLI_VERSION#v}
 
 usage() {
-  peer_usage "usage: $0 fetch | init PKI_DIR | start PKI_DIR PORT | token DIR SUBJECT_CN [SAN...] | stop DIR|PORT | pick-ports N"
-}
-
-go_bin() {
-  local g=${GO:-}
-  if [[ -z $g ]]; then
-    g=$(command -v go 2>/dev/null) || g=/usr/local/go/bin/go
-  fi
-  [[ -x $g ]] || peer_die "no Go toolchain (set GO=/path/to/go; Go >= 1.25 builds $STEP_TAG)"
-  echo "$g"
+  peer_usage "usage: $0 go | fetch | init PKI_DIR | start PKI_DIR PORT | token DIR SUBJECT_CN [SAN...] | stop DIR|PORT | pick-ports N"
 }
 
 # step_bins: print "<step-ca> <step>"; built once into the cache dir.
@@ -106,7 +98,7 @@ step_bins() {
   pub=$cache/$STEP_TAG
   if [[ ! -x $pub/bin/step-ca || ! -x $pub/bin/step ]]; then
     local go
-    go=$(go_bin)
+    go=$(peer_go 25)   # the go.mod of step-ca's release: go 1.25
     (
       flock -w 1800 9 || peer_die "timed out waiting for the lock on $cache/step-ca.lock"
       [[ -x $pub/bin/step-ca && -x $pub/bin/step ]] && exit 0
@@ -236,6 +228,10 @@ mint_token() {  # mint_token DIR SUBJECT [SAN...]
 
 cmd=${1:-}; shift || true
 case $cmd in
+  go)   # the go command a build would use, or why there is none
+    (( $# == 0 )) || usage
+    peer_go 25
+    exit ;;
   fetch)
     (( $# == 0 )) || usage
     read -r sca st < <(step_bins)
