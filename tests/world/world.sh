@@ -86,9 +86,13 @@ ok "topics seed-topic, other-topic; ACLs for $(seed_principal kafka-producer) an
 export WORLD_VERSION=$VERSION WORLD_BOOTSTRAP=$B WORLD_PEER=$WORK/kafka WORLD_KAFKA_HOME=$KAFKA_HOME
 export WORLD_PEER_SCRIPT=$PEER
 export WORLD_KEYSTORE=$WORK/keystore
-export WORLD_COMPAT=${KMTLS_WORLD_OUT:-$WORK}/compat-$VERSION.tsv
+# the compatibility rows collect in compat-VERSION.tsv.partial, published as
+# compat-VERSION.tsv (what readme_table_is_this_runs.sh compares) only when
+# every scenario ran and passed
+COMPAT_OUT=${KMTLS_WORLD_OUT:-$WORK}/compat-$VERSION.tsv
+export WORLD_COMPAT=$COMPAT_OUT.partial
 mkdir -p -m 700 "$WORLD_KEYSTORE"
-mkdir -p "$(dirname "$WORLD_COMPAT")" && : >"$WORLD_COMPAT"
+mkdir -p "$(dirname "$WORLD_COMPAT")" && rm -f "$COMPAT_OUT" && : >"$WORLD_COMPAT"
 echo "# broker up and granted in $(ms_since "$T0") ms"
 
 # ---- the scenarios, each a process of its own with its own work dir;
@@ -107,4 +111,6 @@ for s in "$WORLD_HERE"/scenarios/*.sh; do
   else fail "$name (rc=$rc)"; fi
 done
 (( SKIP == 0 )) || echo "# skipped: $SKIP scenario(s), see 'skip - ' above"
+if [[ -z ${WORLD_ONLY:-} ]] && (( FAIL == 0 && SKIP == 0 )); then mv -f "$WORLD_COMPAT" "$COMPAT_OUT"
+else echo "# partial run: its compatibility rows stay in $WORLD_COMPAT"; fi
 echo "# total $(ms_since "$T0") ms (before stopping Kafka)"
