@@ -4,9 +4,23 @@
 # runs with `set -euo pipefail`.
 #
 # Exit codes used by the peers: 0 ok, 1 failure, 2 usage, 3 a requested port
-# is (or became) busy - the caller may pick new ports and retry.
+# is (or became) busy - the caller may pick new ports and retry, 77 the peer
+# cannot be had on this machine (no toolchain, no registry): the caller
+# skips, and only on 77.
 
 peer_die() { echo "$PEER_NAME: $*" >&2; exit 1; }
+# peer_unavailable MSG: 77, the one place a missing peer becomes a skip;
+# with KMTLS_REQUIRE_PEERS=1 (tests/run.sh, CI) it is a failure instead, so
+# that a machine that cannot build or fetch a peer fails rather than
+# dropping the tests that need it.
+peer_unavailable() {
+  if [[ ${KMTLS_REQUIRE_PEERS:-0} == 1 ]]; then
+    echo "$PEER_NAME: $* (KMTLS_REQUIRE_PEERS=1: a peer that cannot be had is a failure)" >&2
+    exit 1
+  fi
+  echo "$PEER_NAME: $*" >&2
+  exit 77
+}
 peer_usage() { echo "$PEER_NAME: $*" >&2; exit 2; }
 peer_busy() { echo "$PEER_NAME: $*" >&2; exit 3; }
 
