@@ -46,6 +46,10 @@
 
 /* Environment: KAFKA_MTLS_DEBUG=1 traces discovery to stderr (never secrets). */
 #define KAFKA_MTLS_ENV_DEBUG "KAFKA_MTLS_DEBUG"
+/* Environment: seconds before the plugin's renewer tries again after a
+ * failed renewal (1 to 3600; default 60). For tests that restart a CA
+ * service; read when a client starts its renewer. */
+#define KAFKA_MTLS_ENV_RENEW_RETRY_SECONDS "KAFKA_MTLS_RENEW_RETRY_SECONDS"
 
 /*
  * librdkafka plugin (libkafka-mtls.so, loaded with plugin.library.paths):

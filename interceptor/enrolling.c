@@ -1,9 +1,10 @@
 /*
  * The plugin as a client of a CA service. The properties become a
  * km_svc_request; the exchange and the write are the issuer's
- * (km_svc_issue), under the volume lock issuing.c holds, within a timeout
- * that stays inside mtls.wait.ms, so that clients queued on the lock never
- * wait longer than they were told to.
+ * (km_svc_issue), under the volume lock issuing.c holds, by the deadline
+ * issuing.c set (mtls.wait.ms from the start of client creation, the lock
+ * wait included), so that clients queued on the lock never wait longer
+ * than they were told to.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,10 +20,7 @@ int km_enrols(const km_settings *s)
     return s->enrol_url != NULL;
 }
 
-/* The bound on one exchange: mtls.enrol.timeout.ms, else mtls.wait.ms (its
- * default when that is 0, "do not wait"), at most what the service client
- * takes. */
-static long timeout_of(const km_settings *s)
+long km_enrol_timeout_ms(const km_settings *s)
 {
     long t = s->enrol_timeout_ms > 0 ? s->enrol_timeout_ms
                                      : s->wait_ms > 0 ? s->wait_ms : KAFKA_MTLS_WAIT_MS_DEFAULT;
@@ -71,13 +69,14 @@ int km_enrol_config_ok(const km_settings *s, char *errstr, size_t n)
     return 1;
 }
 
-int km_enrol_locked(const km_settings *s, const char *store_password, char *issued, size_t issued_size,
-                    char *errstr, size_t n)
+int km_enrol_locked(const km_settings *s, const char *store_password, double deadline_ms, const char *deadline_by,
+                    char *issued, size_t issued_size, char *errstr, size_t n)
 {
     km_svc_request rq = { .libctx = km_keysource_libctx(), .volume = km_settings_source(s), .alias = s->alias,
                           .url = s->enrol_url, .root = s->enrol_root, .token_file = s->enrol_token_file,
                           .subject = s->subject, .san = s->san, .key_type = s->key_type,
-                          .not_after = s->enrol_not_after, .timeout_ms = timeout_of(s),
+                          .not_after = s->enrol_not_after, .timeout_ms = km_enrol_timeout_ms(s),
+                          .deadline_ms = deadline_ms, .deadline_by = deadline_by,
                           .store_password = store_password };
     km_svc_result res;
     km_status st = { 0 };

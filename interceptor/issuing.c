@@ -41,8 +41,17 @@ static int store_password(const km_settings *s, km_secret *file_pw, const char *
     return 1;
 }
 
+/* The end of one issuance that starts at start (km_now_ms()): mtls.wait.ms
+ * bounds the lock wait and the enrolment together. With mtls.wait.ms=0 (no
+ * waiting for the lock) an enrolment still has its exchange's bound. */
+static double deadline_of(const km_settings *s, double start)
+{
+    return start + (double)(s->wait_ms > 0 ? s->wait_ms : km_enrols(s) ? km_enrol_timeout_ms(s) : 0);
+}
+
 /* With the volume lock held: a certificate from the CA service instead. */
-static int enrol_locked(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n)
+static int enrol_locked(const km_settings *s, double deadline, const char *bound, char *issued, size_t issued_size,
+                        char *errstr, size_t n)
 {
     km_secret file_pw = { 0 };
     km_status st = { 0 };
@@ -53,7 +62,7 @@ static int enrol_locked(const km_settings *s, char *issued, size_t issued_size, 
         snprintf(errstr, n, "kafka-mtls: %s", st.msg);
         return 0;
     }
-    ok = km_enrol_locked(s, pw, issued, issued_size, errstr, n);
+    ok = km_enrol_locked(s, pw, deadline, bound, issued, issued_size, errstr, n);
     km_secret_clear(&file_pw);
     return ok;
 }
@@ -141,9 +150,10 @@ done:
     return ok;
 }
 
-/* km_issue_if_needed, saying in *state what the claim found. */
-static int claim_and_issue(const km_settings *s, char *issued, size_t issued_size, char *errstr, size_t n,
-                           km_vol_state *state)
+/* km_issue_if_needed by deadline (km_now_ms() time), saying in *state what
+ * the claim found. */
+static int claim_and_issue(const km_settings *s, double deadline, char *issued, size_t issued_size, char *errstr,
+                           size_t n, km_vol_state *state)
 {
     km_renew_before rb;
     km_vol_check check;
@@ -160,10 +170,18 @@ static int claim_and_issue(const km_settings *s, char *issued, size_t issued_siz
         return 0;
     }
     issued[0] = '\0';
-    snprintf(bound, sizeof(bound), "%s=%ld", KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
-    /* another process may have got there first; a volume of another CA is not ours to replace */
+    if (s->wait_ms > 0 || !km_enrols(s))
+        snprintf(bound, sizeof(bound), "%s=%ld", KAFKA_MTLS_PROP_WAIT_MS, s->wait_ms);
+    else if (s->enrol_timeout_ms > 0)
+        snprintf(bound, sizeof(bound), "%s=%ld", KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS, s->enrol_timeout_ms);
+    else
+        snprintf(bound, sizeof(bound), "%s's default %ld ms", KAFKA_MTLS_PROP_ENROL_TIMEOUT_MS,
+                 km_enrol_timeout_ms(s));
+    /* another process may have got there first; a volume of another CA is
+     * not ours to replace. The lock wait is part of the bound. */
     if (!km_volume_claim(km_keysource_libctx(), t.volume, t.alias, s->ca_cert, &rb, 0,
-                         &(km_lock_wait){ .ms = s->wait_ms, .by = bound }, &check, &fd, &st)) {
+                         &(km_lock_wait){ .ms = s->wait_ms, .by = bound, .until = s->wait_ms > 0 ? deadline : 0 },
+                         &check, &fd, &st)) {
         km_vol_check_clear(&check);
         snprintf(errstr, n, "kafka-mtls: %s: %s", km_settings_source_property(s), st.msg);
         return 0;
@@ -180,7 +198,7 @@ static int claim_and_issue(const km_settings *s, char *issued, size_t issued_siz
         km_vol_check_clear(&check);
         return 0;
     }
-    ok = fd < 0 || (km_enrols(s) ? enrol_locked(s, issued, issued_size, errstr, n)
+    ok = fd < 0 || (km_enrols(s) ? enrol_locked(s, deadline, bound, issued, issued_size, errstr, n)
                                  : issue_locked(s, &check, issued, issued_size, errstr, n));
     km_volume_unlock(fd);
     km_vol_check_clear(&check);
@@ -191,7 +209,7 @@ int km_issue_if_needed(const km_settings *s, char *issued, size_t issued_size, c
 {
     km_vol_state state;
 
-    return claim_and_issue(s, issued, issued_size, errstr, n, &state);
+    return claim_and_issue(s, deadline_of(s, km_now_ms()), issued, issued_size, errstr, n, &state);
 }
 
 /* Another writer's stores are there without their password file: wait for
@@ -280,6 +298,9 @@ static int warn_other_ca(rd_kafka_t *rk, const km_settings *s, const km_pem_bund
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
 {
     int issuer = km_is_issuer(s), reason = 0, state;
+    /* one bound for all of it, counted from here: the lock wait, the key
+     * generation and every exchange with a CA service */
+    double deadline = deadline_of(s, km_now_ms());
     km_vol_state found;
     km_issue_target target;
     km_renew_before rb;
@@ -322,7 +343,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
             km_pem_bundle_clear(b);
             return 0;
         }
-        if (!km_issue_if_needed(s, issued, sizeof(issued), errstr, n)) {
+        if (!claim_and_issue(s, deadline, issued, sizeof(issued), errstr, n, &found)) {
             /* a certificate that is still valid beats no client: a
              * read-only volume, say, cannot be renewed by us */
             if (state == KM_CERT_RENEW) {
@@ -337,7 +358,7 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
         km_pem_bundle_clear(b);
     } else if (!issuer || reason != KAFKA_MTLS_R_NOT_READY) {
         return 0; /* never overwrite a volume we cannot read: that needs a human */
-    } else if (!claim_and_issue(s, issued, sizeof(issued), errstr, n, &found)) {
+    } else if (!claim_and_issue(s, deadline, issued, sizeof(issued), errstr, n, &found)) {
         return found == KM_VOL_WRITING && wait_for_writer(s, b, errstr, n);
     }
     if (issued[0] != '\0')

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +21,7 @@
 #include "volume_watch.h"
 
 #define PLUGIN_NAME "kafka-mtls"
-#define RETRY_SECONDS 60
+#define RETRY_SECONDS 60         /* default; KAFKA_MTLS_RENEW_RETRY_SECONDS */
 #define WATCH_SECONDS 1
 
 typedef struct km_renewer {
@@ -34,6 +35,7 @@ typedef struct km_renewer {
     km_settings *s;         /* a copy: the client's conf may go first */
     km_renew_before rb;
     time_t in_use_window;   /* when the certificate in use enters its window */
+    long retry_seconds;     /* after a failed renewal */
     char in_use_subject[256];
     char in_use_not_after[32];
 } km_renewer;
@@ -59,6 +61,20 @@ static int sleep_until(km_renewer *r, time_t until)
     stop = r->stop;
     pthread_mutex_unlock(&r->mu);
     return stop;
+}
+
+/* KAFKA_MTLS_RENEW_RETRY_SECONDS (1 to 3600), else RETRY_SECONDS. */
+static long retry_seconds(void)
+{
+    const char *v = getenv(KAFKA_MTLS_ENV_RENEW_RETRY_SECONDS);
+    char *end;
+    long s;
+
+    if (v == NULL || v[0] == '\0')
+        return RETRY_SECONDS;
+    errno = 0;
+    s = strtol(v, &end, 10);
+    return errno == 0 && *end == '\0' && s >= 1 && s <= 3600 ? s : RETRY_SECONDS;
 }
 
 static void log_line(km_renewer *r, int level, const char *line)
@@ -129,7 +145,7 @@ static void *run(void *arg)
                 log_line(r, 3, err);
                 snprintf(said, sizeof(said), "%s", err);
             }
-            if (state != KM_VOL_FRESH && state != KM_VOL_OTHER_CA && sleep_until(r, time(NULL) + RETRY_SECONDS))
+            if (state != KM_VOL_FRESH && state != KM_VOL_OTHER_CA && sleep_until(r, time(NULL) + r->retry_seconds))
                 break;
         }
     }
@@ -188,6 +204,7 @@ int km_renewer_start(rd_kafka_t *rk, const km_settings *s, const km_pem_bundle *
         return 0;
     }
     r->rk = rk;
+    r->retry_seconds = retry_seconds();
     snprintf(r->in_use_subject, sizeof(r->in_use_subject), "%s", in_use->subject);
     snprintf(r->in_use_not_after, sizeof(r->in_use_not_after), "%s", in_use->not_after);
     pthread_mutex_init(&r->mu, NULL);

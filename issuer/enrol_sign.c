@@ -7,7 +7,10 @@
  * (TLS) or a bad answer must not be tried another way, a refused sign has
  * spent its token, and a service that is down is retried later by the
  * caller (with the certificate it has). The token is read only when it is
- * sent, cleansed after, and never enters a message.
+ * sent, cleansed after, and never enters a message. Every exchange gets
+ * what is left of the caller's deadline (the lock wait, the key generation
+ * and a refused rekey before it took the rest), so a renewal that falls
+ * back to a sign still ends within the one bound the caller was given.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,14 +31,6 @@ int km_svc_built(void)
 int km_svc_duration(const char *s, double *seconds)
 {
     return km_enrol_duration(s, seconds);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The issuer's reason for the service's: what the caller sees in st. */
@@ -66,25 +61,51 @@ static const char *advice(km_enrol_reason r)
     }
 }
 
-static int service_failed(km_enrol_reason r, const char *err, km_status *st)
+/* One exchange: the service, and its bound. */
+typedef struct budget {
+    km_enrol_service svc;
+    int cut;                       /* the bound is what is left of rq->deadline_ms */
+} budget;
+
+static int service_failed(const km_svc_request *rq, const budget *b, km_enrol_reason r, const char *err,
+                          km_status *st)
 {
+    if (r == KM_ENROL_TIMEOUT && b->cut)
+        return km_fail(st, reason_of(r), "%s (what was left of %s)%s", err,
+                       rq->deadline_by != NULL ? rq->deadline_by : "the caller's bound", advice(r));
     return km_fail(st, reason_of(r), "%s%s", err, advice(r));
 }
 
-static km_enrol_service service_of(const km_svc_request *rq)
+/* The service for the next exchange, bounded by timeout_ms and by what is
+ * left of the deadline; 0 with st set (nothing sent) when nothing is. */
+static int budget_of(const km_svc_request *rq, const char *call, budget *b, km_status *st)
 {
+    long ms = rq->timeout_ms > 0 ? rq->timeout_ms : KM_ENROL_DEFAULT_TIMEOUT_MS;
+
+    b->cut = 0;
+    if (rq->deadline_ms > 0) {
+        double left = rq->deadline_ms - km_now_ms();
+
+        if (left < 1)
+            return km_fail(st, KAFKA_MTLS_R_CA_REFUSED, "%s %s: no time left within %s (nothing was sent); "
+                           "retry later", call, rq->url,
+                           rq->deadline_by != NULL ? rq->deadline_by : "the caller's bound");
+        if (left < (double)ms) {
+            ms = (long)left;
+            b->cut = 1;
+        }
+    }
     /* one root file verifies the service and the chain it issues
      * (chain_ca_file NULL: ca_file's, loaded once) */
-    km_enrol_service svc = { .url = rq->url, .ca_file = rq->root, .chain_ca_file = NULL,
-                             .timeout_ms = rq->timeout_ms };
-    return svc;
+    b->svc = (km_enrol_service){ .url = rq->url, .ca_file = rq->root, .chain_ca_file = NULL, .timeout_ms = ms };
+    return 1;
 }
 
 /* sign: the token's CSR (CN: the configured subject's, else the token's). */
 static int sign(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,
                 km_svc_result *res, km_status *st)
 {
-    km_enrol_service svc = service_of(rq);
+    budget b;
     km_secret token = { 0 };
     km_status read = { 0 };
     X509_REQ *csr = NULL;
@@ -99,21 +120,24 @@ static int sign(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X5
     if (!km_read_password_at(AT_FDCWD, rq->token_file, rq->token_file, KAFKA_MTLS_R_PASSWORD_FILE, 0, &token,
                              &read))
         return km_fail(st, read.reason, "token file: %s", read.msg);
+    b.cut = 0;
     if ((r = km_enrol_token_subject(token.data, sub, sizeof(sub), err, sizeof(err))) != KM_ENROL_OK) {
-        service_failed(r, err, st);
+        service_failed(rq, &b, r, err, st);
         goto done;
     }
     if (!km_svc_csr_cn(rq, ex->alias, sub, NULL, cn, sizeof(cn), st))
         goto done;
     if ((r = km_enrol_csr_new(ex->key, cn, &csr, err, sizeof(err))) != KM_ENROL_OK) {
-        service_failed(r, err, st);
+        service_failed(rq, &b, r, err, st);
         goto done;
     }
-    t0 = now_ms();
-    r = km_enrol_sign(&svc, csr, token.data, rq->not_after, chain, err, sizeof(err));
-    res->service_ms += now_ms() - t0;
+    if (!budget_of(rq, "sign", &b, st))
+        goto done;
+    t0 = km_now_ms();
+    r = km_enrol_sign(&b.svc, csr, token.data, rq->not_after, chain, err, sizeof(err));
+    res->service_ms += km_now_ms() - t0;
     if (r != KM_ENROL_OK) {
-        service_failed(r, err, st);
+        service_failed(rq, &b, r, err, st);
         goto done;
     }
     res->call = "sign";
@@ -129,7 +153,7 @@ done:
 static int rekey(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,
                  km_svc_result *res, km_status *st)
 {
-    km_enrol_service svc = service_of(rq);
+    budget b = { .cut = 0 };
     const km_svc_current *cur = ex->current;
     X509_REQ *csr = NULL;
     char cn[128], err[1024];
@@ -139,10 +163,14 @@ static int rekey(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X
     if (!km_svc_csr_cn(rq, ex->alias, NULL, cur->leaf, cn, sizeof(cn), st))
         return 0;
     if ((r = km_enrol_csr_new(ex->key, cn, &csr, err, sizeof(err))) != KM_ENROL_OK)
-        return service_failed(r, err, st);
-    t0 = now_ms();
-    r = km_enrol_rekey(&svc, csr, cur->leaf, cur->key, cur->chain, chain, err, sizeof(err));
-    res->service_ms += now_ms() - t0;
+        return service_failed(rq, &b, r, err, st);
+    if (!budget_of(rq, "rekey", &b, st)) {
+        X509_REQ_free(csr);
+        return 0;
+    }
+    t0 = km_now_ms();
+    r = km_enrol_rekey(&b.svc, csr, cur->leaf, cur->key, cur->chain, chain, err, sizeof(err));
+    res->service_ms += km_now_ms() - t0;
     X509_REQ_free(csr);
     if (r == KM_ENROL_OK) {
         res->call = "rekey";
@@ -153,7 +181,7 @@ static int rekey(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X
                  err);
         return sign(rq, ex, chain, res, st);
     }
-    return service_failed(r, err, st);
+    return service_failed(rq, &b, r, err, st);
 }
 
 int km_svc_obtain(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X509) **chain,

@@ -91,10 +91,9 @@ int km_dir_sync(int dirfd, const char *volume, km_status *st);
 int km_dir_remove(int dirfd, const char *volume, const char *name, km_status *st);
 void km_dir_clean_temps(int dirfd);
 
-/* volume_lock.c: the lock with a deadline (km_now_ms() + w->ms); exclusive
- * creates the volume and the lock file, shared takes the lock only if its
- * file is there (1 with *fd == -1 if not). */
-double km_now_ms(void);
+/* volume_lock.c: the lock with a deadline (w->until, else km_now_ms() +
+ * w->ms); exclusive creates the volume and the lock file, shared takes the
+ * lock only if its file is there (1 with *fd == -1 if not). */
 double km_lock_deadline(const km_lock_wait *w);
 int km_volume_lock_until(const char *volume, int exclusive, double deadline, const km_lock_wait *w, int *fd,
                          km_status *st);

@@ -31,6 +31,8 @@ double km_now_ms(void)
 
 double km_lock_deadline(const km_lock_wait *w)
 {
+    if (w != NULL && w->until > 0)
+        return w->until;
     return km_now_ms() + (double)(w != NULL && w->ms > 0 ? w->ms : 0);
 }
 

@@ -232,6 +232,15 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
         return KM_EXIT_USAGE;
     }
+    /* --wait bounds the whole run with a CA service: the lock wait and
+     * every exchange after it. --wait 0 (no waiting for the lock) leaves
+     * the exchanges --enrol-timeout-ms, all of them together when given. */
+    if (o->enrol.url != NULL && (o->wait.ms > 0 || o->enrol.timeout_ms > 0)) {
+        o->enrol.deadline_ms = km_now_ms() + (double)(o->wait.ms > 0 ? o->wait.ms : o->enrol.timeout_ms);
+        o->enrol.deadline_by = o->wait.ms > 0 ? o->wait_by : "--enrol-timeout-ms";
+        if (o->wait.ms > 0)
+            o->wait.until = o->enrol.deadline_ms;
+    }
     /* SIGINT and SIGTERM keep their default action: they end a wait for
      * the lock at once, and nothing has been written while waiting */
     if (o->force ? !km_volume_lock(o->rq.volume, &o->wait, &lock, &st)

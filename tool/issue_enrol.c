@@ -29,7 +29,8 @@ int km_cli_enrol_issue(const km_cli_enrol *e, const km_issue_request *rq, km_iss
     km_svc_request svc = { .libctx = rq->libctx, .volume = rq->volume, .alias = rq->alias, .url = e->url,
                            .root = e->root, .token_file = e->token_file, .subject = rq->subject,
                            .san = rq->san, .key_type = rq->key_type, .not_after = e->not_after,
-                           .timeout_ms = e->timeout_ms, .store_password = rq->store_password,
+                           .timeout_ms = e->timeout_ms, .deadline_ms = e->deadline_ms,
+                           .deadline_by = e->deadline_by, .store_password = rq->store_password,
                            .take_over_other_ca = 1 };
     km_svc_result r;
 

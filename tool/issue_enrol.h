@@ -11,6 +11,8 @@
 typedef struct km_cli_enrol {
     const char *url, *root, *token_file, *not_after;
     long timeout_ms;
+    double deadline_ms;            /* the run's bound (--wait from its start), km_now_ms() time */
+    const char *deadline_by;       /* "--wait 30" */
 } km_cli_enrol;
 
 /* The certificate for rq's volume, alias, names, key type and store

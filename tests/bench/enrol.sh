@@ -35,7 +35,8 @@ CA=(--ca "$W/ca/ca.crt" --ca-key "$W/ca/ca.key" --ca-key-password-file "$W/ca/ca
 SVC=(--enrol-url "$URL" --enrol-ca "$W/pki/root.crt")
 mkdir -m 700 "$W/v"
 
-# every token of the run, before any clock starts (the step CLI takes ~0.1 s each)
+# every token of the run, before any clock starts (the step CLI takes ~0.1 s
+# each): RUNS signs per key type, RUNS curl round trips, RUNS plugin enrolments
 for i in $(seq $((RUNS * 4))); do
   ( umask 077; "$STEP" token "$W/step" "Callisto kafka-producer" >"$W/token.$i" ) || exit 1
 done
@@ -79,6 +80,28 @@ rtt_one() {
   curl -s --http1.1 --cacert "$W/pki/root.crt" -o /dev/null -w '%{time_total}\n' --data-binary "@$W/rtt.json" \
     -H 'Content-Type: application/json' "$URL/1.0/sign" | awk '{ printf "%.1f\n", $1 * 1000 }'
 }
+# plugin_one KIND N: first use through the plugin, as kcat's client creation
+# on an empty volume (EC P-256), with a local CA or the CA service: the ms
+# from the process start to the plugin's log line saying the certificate is
+# written (librdkafka's timestamp, ms; kcat's metadata wait after it, on a
+# port nothing listens on, is not counted)
+PLUGIN=$B/interceptor/libkafka-mtls.so
+plugin_one() {
+  local kind=$1 n=$2 d=$W/v/plugin-$1-$2 t0 out at args
+  if [[ $kind == local ]]; then
+    args=(-X "mtls.ca.location=$W/ca/ca.crt" -X "mtls.ca.key.location=$W/ca/ca.key"
+          -X "mtls.ca.key.password.file=$W/ca/ca.pass")
+  else
+    next_token=$((next_token + 1))
+    args=(-X "mtls.enrol.url=$URL" -X "mtls.enrol.ca.location=$W/pki/root.crt" -X "mtls.enrol.token.file=$W/token.$next_token")
+  fi
+  t0=$(ns)
+  out=$(timeout -k 5 30 kcat -X "plugin.library.paths=$PLUGIN" -X "mtls.volume=$d" -X mtls.key.type=ec:P-256 \
+        "${args[@]}" -b 127.0.0.1:1 -m 1 -L 2>&1)
+  at=$(grep -m1 -E 'kafka-mtls: (issued|enrolled) a certificate' <<<"$out" | cut -d'|' -f2)
+  [[ -n $at ]] || { echo "$out" >&2; exit 1; }
+  calc "${at/./} - $t0 / 1000000"; echo
+}
 health() {
   for i in $(seq "$RUNS"); do
     curl -s --http1.1 --cacert "$W/pki/root.crt" -o /dev/null -w '%{time_total}\n' "$URL/health" |
@@ -109,6 +132,14 @@ for kt in ec:P-256 rsa:2048; do
   row "" "" "of which the exchange with step-ca $svc_ms ms; key generation $svc_kg ms (local: $loc_kg ms)"
   row "" "" "all but the key generation: $svc_rest ms against local $loc_rest ms ($(signed "$svc_rest - $loc_rest") ms)"
 done
+if [[ -f $PLUGIN ]] && command -v kcat >/dev/null; then
+  for i in $(seq "$RUNS"); do
+    if (( i % 2 )); then plugin_one local "$i" >>"$W/plugin-local.ms"; plugin_one service "$i" >>"$W/plugin-service.ms"
+    else plugin_one service "$i" >>"$W/plugin-service.ms"; plugin_one local "$i" >>"$W/plugin-local.ms"; fi
+  done
+  ploc=$(median <"$W/plugin-local.ms") psvc=$(median <"$W/plugin-service.ms")
+  row "first use through the plugin, EC P-256 (kcat: start to written)" "$psvc ms" "local CA through the plugin $ploc ms ($(signed "$psvc - $ploc") ms, $(ratio "$psvc" "$ploc")x)"
+fi
 sign_rtt=$(median <"$W/rtt.ms") health_rtt=$(health)
 seed=$(for i in $(seq 5); do t0=$(ns); "$V" seed PKCS12 "$W/ca" "$W/seed$i/client$i" >/dev/null 2>&1 || exit 1
       calc "($(ns) - $t0) / 1000000"; echo; done | median)

@@ -70,7 +70,7 @@ case $mode in
   *) usage ;;
 esac
 
-go=$(peer_go 21)   # go.mod: go 1.21
+go=$(peer_go 21) || exit   # go.mod: go 1.21
 [[ $mode == go ]] && { echo "$go"; exit 0; }
 export GOTOOLCHAIN=local
 gover=$("$go" env GOVERSION)

@@ -7,7 +7,8 @@ enrolment client's tests (run_service_tests.sh starts and stops it).
 
 P      HTTPS (certificate + key in PEM), canned answers chosen by the first
        path segment: the client appends /1.0/sign to a base URL
-       https://127.0.0.1:P/<case>, see CASES below.
+       https://127.0.0.1:P/<case>, see CASES below (late-refusal: a rekey
+       refused with 401 after 3 s, a sign never answered).
 E      the same answers behind an expired certificate.
 T      plain TCP that accepts and never says anything (a TLS handshake
        there waits forever).
@@ -25,6 +26,7 @@ import threading
 import time
 
 ARGS = None
+LATE_SECONDS = 3
 LOG_LOCK = threading.Lock()
 HELD = []  # tarpit connections, kept open
 
@@ -104,6 +106,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(0.1)
 
+    def late_refusal(self, body):
+        # A renewal refused late (401 after LATE_SECONDS), and a sign that is
+        # never answered: the client's fallback from rekey to sign, with
+        # most of its time spent already.
+        if self.path.endswith("/1.0/rekey") or self.path.endswith("/1.0/renew"):
+            time.sleep(LATE_SECONDS)
+            self.send(401, json.dumps({"status": 401, "message": "The request lacked necessary authorization to be completed."}))
+        else:
+            time.sleep(60)
+            self.close_connection = True
+
     def redirect(self, body):
         where = "https://127.0.0.1:%d/redirect-target/1.0/sign" % self.server.server_address[1]
         self.send(302, "", "text/plain", [("Location", where)])
@@ -129,6 +142,7 @@ CASES = {
     "big-chunked": Handler.big_chunked,
     "slow-headers": Handler.slow_headers,
     "slow-body": Handler.slow_body,
+    "late-refusal": Handler.late_refusal,
     "redirect": Handler.redirect,
     "target": canned(201, "{}"),
     "echo-token": Handler.echo_token,

@@ -13,7 +13,8 @@
  *
  * Input: a response body (make-enrol-corpus.sh: enrol_response/), at most
  * KM_ENROL_MAX_RESPONSE bytes (the transport refuses more).
- * Self-contained (no fuzz_common): tests/fuzz/build-enrol.sh builds it.
+ * Self-contained (no fuzz_common): tests/fuzz/build.sh builds it in a
+ * binary of its own, with enrol/src's fail, message, response and checks.
  */
 #include <stdint.h>
 #include <stdio.h>

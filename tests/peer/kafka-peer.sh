@@ -160,7 +160,7 @@ kafka_home() {
           grep -vE '^\[ERROR\] (To see the full|Re-run Maven|For more information|\[Help [0-9]+\])' |
           head -n 15 >&2 || tail -n 15 "$tmp/mvn.log" >&2
         if grep -qE 'Could not transfer|Unknown ?host|Name or service not known|Temporary failure in name resolution|Connection refused|Network is unreachable|No route to host|timed out' "$tmp/mvn.log"; then
-          peer_die "cannot reach Maven Central (mvn could not download Kafka $v)"
+          peer_unavailable "cannot reach Maven Central (mvn could not download Kafka $v)"
         fi
         peer_die "mvn could not install Kafka $v (see above)"
       fi

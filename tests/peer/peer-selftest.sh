@@ -156,8 +156,10 @@ no_leftovers() {
 # kp_start VERSION: install (if needed) and start the modern Kafka peer;
 # 77 when Maven Central cannot be reached for the install.
 kp_start() {
-  if ! "$KP" fetch "$1" >"$W/kp-$1.fetch" 2>&1; then
-    grep -q 'cannot reach Maven Central' "$W/kp-$1.fetch" && return 77
+  local rc=0
+  "$KP" fetch "$1" >"$W/kp-$1.fetch" 2>&1 || rc=$?
+  if (( rc != 0 )); then
+    (( rc == 77 )) && return 77   # peer-lib.sh's peer_unavailable (a failure with KMTLS_REQUIRE_PEERS=1)
     cp "$W/kp-$1.fetch" "$W/kp-$1.start"
     return 1
   fi

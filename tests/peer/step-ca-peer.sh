@@ -63,7 +63,9 @@
 # for both tools), pids, step-ca.pid.  No database: used token IDs are kept
 # in memory, and tokens issued before the CA started are refused, so a
 # restart cannot be used to replay one.
-# Exit codes: 0 ok, 1 failure, 2 usage, 3 a port is busy (pick others, retry).
+# Exit codes: 0 ok, 1 failure, 2 usage, 3 a port is busy (pick others, retry),
+# 77 (fetch) step-ca cannot be built here: no Go, no module proxy, a build
+# that fails (a failure instead with KMTLS_REQUIRE_PEERS=1, peer-lib.sh).
 #
 # Needs: bash, openssl, curl, iproute2 (ss), /proc; to build: Go >= 1.25 and
 # the Go module proxy (first run only).  Never writes keys into the source tree.
@@ -98,7 +100,7 @@ step_bins() {
   pub=$cache/$STEP_TAG
   if [[ ! -x $pub/bin/step-ca || ! -x $pub/bin/step ]]; then
     local go
-    go=$(peer_go 25)   # the go.mod of step-ca's release: go 1.25
+    go=$(peer_go 25) || exit   # the go.mod of step-ca's release: go 1.25
     (
       flock -w 1800 9 || peer_die "timed out waiting for the lock on $cache/step-ca.lock"
       [[ -x $pub/bin/step-ca && -x $pub/bin/step ]] && exit 0
@@ -114,16 +116,17 @@ step_bins() {
       check_sum() {  # MOD VERSION SUM: the module zip is the pinned one
         local got
         got=$("$go" mod download -json "$1@$2" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p')
+        [[ -n $got ]] || peer_unavailable "$1@$2: cannot download it (the Go module proxy)"
         [[ $got == "$3" ]] || peer_die "$1@$2: module sum '$got' is not the pinned $3"
       }
       check_sum "$STEP_CA_MOD" "$STEP_CA_VERSION" "$STEP_CA_SUM"
       check_sum "$STEP_CLI_MOD" "$STEP_CLI_VERSION" "$STEP_CLI_SUM"
       "$go" install -p 2 -trimpath \
         -ldflags "-s -w -X main.Version=${STEP_CA_VERSION#v} -X main.BuildTime=peer" \
-        "$STEP_CA_MOD/cmd/step-ca@$STEP_CA_VERSION" >&2 || peer_die "building step-ca failed"
+        "$STEP_CA_MOD/cmd/step-ca@$STEP_CA_VERSION" >&2 || peer_unavailable "building step-ca failed"
       "$go" install -p 2 -trimpath \
         -ldflags "-s -w -X main.Version=${STEP_CLI_VERSION#v} -X main.BuildTime=peer" \
-        "$STEP_CLI_MOD/cmd/step@$STEP_CLI_VERSION" >&2 || peer_die "building step failed"
+        "$STEP_CLI_MOD/cmd/step@$STEP_CLI_VERSION" >&2 || peer_unavailable "building step failed"
       [[ -x $tmp/bin/step-ca && -x $tmp/bin/step ]] || peer_die "go install made no binaries"
       rm -rf "$pub"   # a partial leftover (we hold the lock)
       { mkdir "$tmp/pub" && mv "$tmp/bin" "$tmp/pub/bin" && mv -T "$tmp/pub" "$pub"; } ||
@@ -234,7 +237,8 @@ case $cmd in
     exit ;;
   fetch)
     (( $# == 0 )) || usage
-    read -r sca st < <(step_bins)
+    bins=$(step_bins)   # its exit status (77: cannot be built) is this one's
+    read -r sca st <<<"$bins"
     [[ -n ${st:-} ]] || exit 1
     echo "STEP_CA $sca"
     echo "STEP $st"

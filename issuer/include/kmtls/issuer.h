@@ -115,7 +115,14 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st);
 typedef struct km_lock_wait {
     long ms;
     const char *by;
+    /* > 0: the wait ends at this km_now_ms() time instead of ms from now
+     * (a caller bounding a whole operation, the lock wait included) */
+    double until;
 } km_lock_wait;
+
+/* CLOCK_MONOTONIC in ms: the clock of km_lock_wait.until and of
+ * km_svc_request.deadline_ms. */
+double km_now_ms(void);
 
 /* Creates VOLUME (0700) if missing, checks it (kmtls/safe_path.h) and takes
  * flock(LOCK_EX) on VOLUME/.kafka-mtls.lock (O_NOFOLLOW, 0600), waiting at

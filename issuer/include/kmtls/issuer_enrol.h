@@ -41,7 +41,12 @@ typedef struct km_svc_request {
     const char *key_type;          /* NULL = "rsa:2048", as for km_issue */
     const char *not_after;         /* the lifetime asked for, a Go duration ("24h"); NULL: the
                                     * service's default */
-    long timeout_ms;               /* the whole exchange; 0: 10 s */
+    long timeout_ms;               /* one exchange at most; 0: 10 s */
+    double deadline_ms;            /* > 0: the km_now_ms() time by which the whole call ends (the
+                                    * caller's bound, its lock wait included): each exchange gets
+                                    * what is left, at most timeout_ms, and none starts without
+                                    * time left. 0: timeout_ms per exchange only */
+    const char *deadline_by;       /* what set the deadline, for messages ("mtls.wait.ms=1500") */
     const char *store_password;    /* as for km_issue */
     int take_over_other_ca;        /* replace a certificate that does not chain to root (the
                                     * command); 0: leave it (the plugin) */

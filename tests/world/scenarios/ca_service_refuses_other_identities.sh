@@ -5,19 +5,26 @@
 # creation closed with step-ca's reason, and nothing is written. The
 # refusal spent the token (step-ca spends it before it reads the CSR): the
 # same token again is refused as used. Nothing a producer holds can become
-# another identity.
+# another identity. A producer token with a request for its own CN but
+# another O and C, or a SAN the token lacks: the CSR carries the CN only,
+# step-ca signs the token's identity (its template fixes O and C, the token
+# the SANs), and the plugin refuses that answer, as it is not what was asked
+# for: client creation fails naming both subjects (or the SANs), nothing is
+# written, the token is spent.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../step_ca.sh"
 start_step_ca
 ks=$WORK/keystore id=refuse-$RANDOM
 mkdir -m 700 "$ks" "$WORK/tokens"
 
-# ask ALIAS SUBJECT: client creation with a fresh producer token, asking for SUBJECT
+# ask ALIAS SUBJECT [-X ...]: client creation with a fresh producer token, asking for SUBJECT
 ask() {
-  step_token "$WORK/tokens/$1.token" "Callisto kafka-producer"
+  local alias=$1 subject=$2
+  shift 2
+  step_token "$WORK/tokens/$alias.token" "Callisto kafka-producer"
   step_mark
-  out=$(kc "${PLUG[@]}" -X "mtls.volume=$ks/$1" "${ENROL[@]}" -X "mtls.enrol.token.file=$WORK/tokens/$1.token" \
-        -X "mtls.subject=$2" -X mtls.key.type=ec:P-256 -X "client.id=$id" -b "$WORLD_BOOTSTRAP" -L 2>&1); rc=$?
+  out=$(kc "${PLUG[@]}" -X "mtls.volume=$ks/$alias" "${ENROL[@]}" -X "mtls.enrol.token.file=$WORK/tokens/$alias.token" \
+        -X "mtls.subject=$subject" -X mtls.key.type=ec:P-256 "$@" -X "client.id=$id" -b "$WORLD_BOOTSTRAP" -L 2>&1); rc=$?
 }
 # nothing_written VOLUME: no store, no password file (the directory and its lock may exist)
 nothing_written() { ! compgen -G "$1/*.jks" >/dev/null && ! compgen -G "$1/*_creds" >/dev/null && ! compgen -G "$1/*.crt" >/dev/null; }
@@ -32,6 +39,26 @@ for target in kafka-consumer kafka; do
   else fail "producer token for Callisto $target (rc=$rc)" "$out
 $(ls -la "$ks/as-$target" 2>&1)"; fi
 done
+# the token's own CN, but another O and C; then a SAN the token does not carry
+ask as-us "C=US,O=X,CN=Callisto kafka-producer"
+if (( rc != 0 )) && grep -q "Failed to create" <<<"$out" &&
+   grep -qF "the service issued the subject 'C=GB,O=UK Home Office,CN=Callisto kafka-producer', not the configured 'C=US,O=X,CN=Callisto kafka-producer'; nothing was written" <<<"$out" &&
+   nothing_written "$ks/as-us" && (( $(step_log_count 'path=/1.0/sign .*status=201') == 1 )); then
+  ok "a producer token asking for O=X, C=US: step-ca signed its template's O and C, the plugin refused that answer naming both subjects; nothing written"
+else fail "producer token for C=US,O=X (rc=$rc)" "$out"; fi
+ask as-broker-san "$SEED_DN_PREFIX kafka-producer" -X mtls.san=DNS:broker
+if (( rc != 0 )) && grep -q "Failed to create" <<<"$out" &&
+   grep -qF "the service issued other subjectAltNames than the configured 'DNS:broker'; nothing was written" <<<"$out" &&
+   nothing_written "$ks/as-broker-san"; then
+  ok "a producer token asking for the SAN DNS:broker: not in the token, so not issued; the plugin refused the answer; nothing written"
+else fail "producer token for DNS:broker (rc=$rc)" "$out"; fi
+step_mark
+out=$(kc "${PLUG[@]}" -X "mtls.volume=$ks/as-us" "${ENROL[@]}" -X "mtls.enrol.token.file=$WORK/tokens/as-us.token" \
+      -X mtls.key.type=ec:P-256 -b "$WORLD_BOOTSTRAP" -L 2>&1); rc=$?
+if (( rc != 0 )) && grep -q 'refused the token (401)' <<<"$out" && nothing_written "$ks/as-us"; then
+  ok "... and its token is spent: asked again, step-ca refuses it (401), nothing written"
+else fail "the as-us token again (rc=$rc)" "$out"; fi
+
 if ! grep -qF "\"clientId\":\"$id\"" "$WORLD_PEER/request.log" 2>/dev/null; then
   ok "the refused clients never reached the broker (no request from client.id $id)"
 else fail "a refused client reached the broker: $(principals_of "$id")"; fi
