@@ -17,6 +17,7 @@
 
 #include "enrol_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/enrol.h"
 #include "kmtls/files.h"
 
@@ -28,14 +29,6 @@ int km_svc_built(void)
 int km_svc_duration(const char *s, double *seconds)
 {
     return km_enrol_duration(s, seconds);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The issuer's reason for the service's: what the caller sees in st. */
@@ -109,9 +102,9 @@ static int sign(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X5
         service_failed(r, err, st);
         goto done;
     }
-    t0 = now_ms();
+    t0 = km_now_ms();
     r = km_enrol_sign(&svc, csr, token.data, rq->not_after, chain, err, sizeof(err));
-    res->service_ms += now_ms() - t0;
+    res->service_ms += km_now_ms() - t0;
     if (r != KM_ENROL_OK) {
         service_failed(r, err, st);
         goto done;
@@ -140,9 +133,9 @@ static int rekey(const km_svc_request *rq, const km_svc_exchange *ex, STACK_OF(X
         return 0;
     if ((r = km_enrol_csr_new(ex->key, cn, &csr, err, sizeof(err))) != KM_ENROL_OK)
         return service_failed(r, err, st);
-    t0 = now_ms();
+    t0 = km_now_ms();
     r = km_enrol_rekey(&svc, csr, cur->leaf, cur->key, cur->chain, chain, err, sizeof(err));
-    res->service_ms += now_ms() - t0;
+    res->service_ms += km_now_ms() - t0;
     X509_REQ_free(csr);
     if (r == KM_ENROL_OK) {
         res->call = "rekey";

@@ -94,7 +94,6 @@ void km_dir_clean_temps(int dirfd);
 /* volume_lock.c: the lock with a deadline (km_now_ms() + w->ms); exclusive
  * creates the volume and the lock file, shared takes the lock only if its
  * file is there (1 with *fd == -1 if not). */
-double km_now_ms(void);
 double km_lock_deadline(const km_lock_wait *w);
 int km_volume_lock_until(const char *volume, int exclusive, double deadline, const km_lock_wait *w, int *fd,
                          km_status *st);

@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "fail.h"
 #include "http.h"
+#include "kmtls/clock.h"
 #include "kmtls/x509.h"
 #include "message.h"
 #include "response.h"
@@ -56,15 +57,14 @@ static char *csr_pem(X509_REQ *csr)
 /* " (it expired at 2026-01-02 03:04:05 UTC)" when cert has expired. */
 static void expired_note(X509 *cert, char *buf, size_t n)
 {
-    struct tm tm;
+    time_t t;
     char when[32];
 
     buf[0] = '\0';
     if (cert == NULL || X509_cmp_time(X509_get0_notAfter(cert), NULL) > 0 ||
-        !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+        !km_time_of(X509_get0_notAfter(cert), &t))
         return;
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    snprintf(buf, n, "; the current certificate expired at %s", when);
+    snprintf(buf, n, "; the current certificate expired at %s", km_utc_text(t, when, sizeof(when)));
 }
 
 /* A transport failure, with the URL. */
