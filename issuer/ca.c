@@ -88,14 +88,14 @@ static int check_ca(const char *path, X509 *ca, time_t now, km_status *st)
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED,
                        "CA certificate %s (%s) is not a CA certificate (no basicConstraints CA:TRUE, "
                        "or keyUsage without keyCertSign)", path, subject);
-    if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
+    if (km_cert_validity(ca, now) == KM_VALID_EXPIRED) {
         char when[64];
 
         km_time_text(X509_get0_notAfter(ca), when, sizeof(when));
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED, "CA certificate %s (%s) expired on %s", path, subject,
                        when[0] != '\0' ? when : "?");
     }
-    if (X509_cmp_time(X509_get0_notBefore(ca), &now) > 0)
+    if (km_cert_validity(ca, now) == KM_VALID_NOT_YET)
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED, "CA certificate %s (%s) is not valid yet", path, subject);
     return 1;
 }

@@ -275,7 +275,7 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
         }
         if (alias != NULL)
             check_crt_copy(o, libctx, leaf, alias);
-        if (rc == KM_EXIT_OK && !km_cert_current(leaf, o->now))
+        if (rc == KM_EXIT_OK && km_cert_validity(leaf, o->now) != KM_VALID_NOW)
             rc = KM_EXIT_EXPIRED;
     } else {
         printf("keystore    no key entry (a truststore)\n");
@@ -291,7 +291,7 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
             km_time_of(X509_get0_notAfter(x), &na);
             km_name_text(X509_get_subject_name(x), name, sizeof(name));
             printf("    %s (not after %s%s)\n", km_cli_safe(name, safe, sizeof(safe)), km_utc_text(na, t, sizeof(t)),
-                   km_cert_current(x, o->now) ? "" : ", EXPIRED or not yet valid");
+                   km_cert_validity(x, o->now) == KM_VALID_NOW ? "" : ", EXPIRED or not yet valid");
         }
     }
     kmtls_loaded_clear(&chain);

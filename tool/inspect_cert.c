@@ -61,11 +61,6 @@ static time_t to_time(const ASN1_TIME *t)
     return out;
 }
 
-int km_cert_current(const X509 *x, time_t now)
-{
-    return X509_cmp_time(X509_get0_notBefore(x), &now) <= 0 && X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
-}
-
 void km_print_cert(const X509 *x, time_t now, const char *in)
 {
     char buf[1024], safe[4 * sizeof(buf)], t[64], serial[64];

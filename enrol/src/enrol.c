@@ -61,7 +61,7 @@ static void expired_note(X509 *cert, char *buf, size_t n)
     char when[32];
 
     buf[0] = '\0';
-    if (cert == NULL || X509_cmp_time(X509_get0_notAfter(cert), NULL) > 0 ||
+    if (cert == NULL || km_cert_validity(cert, time(NULL)) != KM_VALID_EXPIRED ||
         !km_time_of(X509_get0_notAfter(cert), &t))
         return;
     snprintf(buf, n, "; the current certificate expired at %s", km_utc_text(t, when, sizeof(when)));
