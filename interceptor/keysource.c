@@ -53,6 +53,12 @@ static int load_uri(const char *uri, const char *password, const char *key_passw
  * made again (the seed's sidecar runs rm -rf VOLUME; mkdir -p VOLUME):
  * source and the directories up to levels above it, whichever exist. A
  * watch lasts one wait, so a directory made anew is watched anew.
+ *
+ * Not volume_watch.c's job, though both use inotify: this is one bounded
+ * wait at client creation for a volume to become readable, so any event
+ * near it is a reason to read again and nothing disappearing (IN_MOVED_FROM)
+ * can make it ready; the watcher runs for a client's life, tells apart the
+ * entries it watches by name, and must see material leave as well as come.
  */
 static int watch_source(const char *source, int levels)
 {

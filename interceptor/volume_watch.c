@@ -80,7 +80,10 @@ static void add(km_volume_watch *w, int fd, const char *dir, const char *name, u
 }
 
 /* A fresh inotify descriptor watching every path and the directory above
- * it (for a file: its directory and that one's parent), or -1. */
+ * it (for a file: its directory and that one's parent), or -1. Unlike
+ * keysource.c's one wait for a volume to become ready, this sees material
+ * going away too (IN_MOVED_FROM), and the directory above only for the
+ * entry it holds (names[]). */
 static int arm(km_volume_watch *w)
 {
     const uint32_t inside = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE |
