@@ -13,7 +13,7 @@
 #include "kafka-mtls.h"
 #include "keysource.h"
 #include "kmtls/clock.h"
-#include "kmtls/issuer_enrol.h"
+#include "kmtls/issuer.h"
 
 int km_enrols(const km_settings *s)
 {
