@@ -28,6 +28,13 @@ int km_seed_name(km_seed_file f, const char *alias, const char *ext, char *out, 
     return len >= 0 && (size_t)len < n;
 }
 
+int km_seed_path(km_seed_file f, const char *volume, const char *alias, const char *ext, char *out, size_t n)
+{
+    int len = snprintf(out, n, "%s/", volume);
+
+    return len >= 0 && (size_t)len < n && km_seed_name(f, alias, ext, out + len, n - (size_t)len);
+}
+
 int km_seed_parse(const char *name, km_seed_file *kind, size_t *alias_len, const char **ext)
 {
     for (km_seed_file f = KM_SEED_KEYSTORE; f <= KM_SEED_TRUSTSTORE; f++) {

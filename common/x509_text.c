@@ -1,4 +1,4 @@
-/* kmtls/x509.h: libcrypto's printers into fixed buffers. */
+/* kmtls/x509.h: libcrypto's printers into fixed buffers, and the validity rule. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +46,15 @@ void km_time_text(const ASN1_TIME *t, char *buf, size_t n)
     if (b != NULL && ASN1_TIME_print(b, t) > 0)
         bio_text(b, buf, n);
     BIO_free(b);
+}
+
+km_validity km_cert_validity(const X509 *x, time_t now)
+{
+    if (X509_cmp_time(X509_get0_notAfter(x), &now) <= 0)
+        return KM_VALID_EXPIRED;
+    if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
+        return KM_VALID_NOT_YET;
+    return KM_VALID_NOW;
 }
 
 void km_name_text(const X509_NAME *name, char *buf, size_t n)

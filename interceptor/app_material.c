@@ -20,19 +20,11 @@ static const char *const supplied[] = {
     "ssl.certificate.pem",
 };
 
-static int is_set(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, const char *name)
-{
-    size_t size = 0;
-
-    /* with no buffer, librdkafka reports the value's size (with its NUL) */
-    return rdk->conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && size > 1;
-}
-
 int km_app_material_before(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, char *errstr,
                            size_t errstr_size)
 {
     for (size_t i = 0; i < sizeof(supplied) / sizeof(supplied[0]); i++)
-        if (is_set(rdk, conf, supplied[i])) {
+        if (km_rdk_conf_is_set(rdk, conf, supplied[i])) {
             snprintf(errstr, errstr_size,
                      "kafka-mtls: %s was set before plugin.library.paths, so librdkafka took it as its "
                      "own: the plugin supplies the client key and certificate and cannot fail closed "
@@ -47,7 +39,7 @@ int km_app_material_before(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, c
 
 void km_app_material_warn(const km_rdkafka *rdk, const rd_kafka_conf_t *conf)
 {
-    if (is_set(rdk, conf, "ssl.key.password"))
+    if (km_rdk_conf_is_set(rdk, conf, "ssl.key.password"))
         rdk->log_print(NULL, 4, "MTLS",
                        "kafka-mtls: warning: ssl.key.password was set before plugin.library.paths, so "
                        "librdkafka holds it as its own, in clear (rd_kafka_conf_dump shows it); set "

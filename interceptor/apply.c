@@ -36,14 +36,6 @@ static int set(rd_kafka_conf_t *conf, km_settings *s, const char *name, const ch
     return 1;
 }
 
-static int is_set(const km_settings *s, const rd_kafka_conf_t *conf, const char *name)
-{
-    size_t size = 0;
-
-    /* with no buffer, librdkafka reports the value's size (with its NUL) */
-    return s->rdk->conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && size > 1;
-}
-
 /* The application's own TLS material and ours cannot both apply. */
 static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, int with_ca,
                            char *errstr, size_t errstr_size)
@@ -53,7 +45,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
     static const char *const ca[] = { "ssl.ca.pem", "ssl.ca.location" };
 
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
-        if (is_set(s, conf, mine[i])) {
+        if (km_rdk_conf_is_set(s->rdk, conf, mine[i])) {
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s=%s "
                      "supplies the client key and certificate; remove one of them%s", mine[i],
@@ -64,7 +56,7 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
             return 0;
         }
     for (size_t i = 0; with_ca && i < sizeof(ca) / sizeof(ca[0]); i++)
-        if (is_set(s, conf, ca[i])) {
+        if (km_rdk_conf_is_set(s->rdk, conf, ca[i])) {
             snprintf(errstr, errstr_size,
                      "kafka-mtls: configuration conflict: %s is set by the application and %s "
                      "supplies the trusted CA certificates; remove one of them", ca[i],
@@ -78,10 +70,8 @@ static int check_conflicts(const rd_kafka_conf_t *conf, const km_settings *s, in
 static int upgrade_protocol(rd_kafka_conf_t *conf, km_settings *s, char *errstr, size_t errstr_size)
 {
     char proto[32];
-    size_t size = sizeof(proto);
 
-    if (s->rdk->conf_get(conf, "security.protocol", proto, &size) != RD_KAFKA_CONF_OK)
-        proto[0] = '\0';
+    km_rdk_conf_text(s->rdk, conf, "security.protocol", proto, sizeof(proto));
     if (strcmp(proto, "plaintext") == 0)
         return set(conf, s, "security.protocol", "ssl", errstr, errstr_size);
     if (strcmp(proto, "sasl_plaintext") == 0)
@@ -157,7 +147,7 @@ static void fail_closed(rd_kafka_conf_t *conf, km_settings *s, const char *reaso
     snprintf(text, sizeof(text), "%s", reason);
     upgrade_protocol(conf, s, ignored, sizeof(ignored));
     for (size_t i = 0; i < sizeof(carriers) / sizeof(carriers[0]); i++) {
-        if (is_set(s, conf, carriers[i]))
+        if (km_rdk_conf_is_set(s->rdk, conf, carriers[i]))
             continue;
         if (strcmp(carriers[i], "ssl.providers") == 0)
             for (char *c = strchr(text, ','); c != NULL; c = strchr(c, ','))
@@ -196,7 +186,7 @@ int km_apply(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, char *errstr
     int ok;
 
     km_client_log_init(&s->log, s->rdk, conf); /* every line from here on goes the application's way */
-    if (s->volume == NULL && s->keystore == NULL && is_set(s, conf, "ssl.keystore.location")) {
+    if (s->volume == NULL && s->keystore == NULL && km_rdk_conf_is_set(s->rdk, conf, "ssl.keystore.location")) {
         snprintf(errstr, errstr_size,
                  "kafka-mtls: ssl.keystore.location was set before plugin.library.paths, so librdkafka "
                  "took it as its own; set plugin.library.paths first so that kafka-mtls reads it");

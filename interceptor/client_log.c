@@ -13,15 +13,6 @@
 
 #define FACILITY "MTLS"
 
-/* The text value of a property, or "" when unset or unreadable. */
-static void get(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, const char *name, char *out, size_t n)
-{
-    size_t size = n;
-
-    if (rdk->conf_get(conf, name, out, &size) != RD_KAFKA_CONF_OK)
-        out[0] = '\0';
-}
-
 void km_client_log_init(km_client_log *l, const km_rdkafka *rdk, const rd_kafka_conf_t *conf)
 {
     char v[64];
@@ -32,13 +23,13 @@ void km_client_log_init(km_client_log *l, const km_rdkafka *rdk, const rd_kafka_
     memset(l, 0, sizeof(*l));
     l->rdk = rdk;
     l->level = 6; /* librdkafka's default log_level */
-    get(rdk, conf, "log_level", v, sizeof(v));
+    km_rdk_conf_text(rdk, conf, "log_level", v, sizeof(v));
     level = strtol(v, &end, 10);
     if (v[0] != '\0' && *end == '\0' && level >= 0 && level <= 7)
         l->level = (int)level;
-    get(rdk, conf, "log.queue", v, sizeof(v));
+    km_rdk_conf_text(rdk, conf, "log.queue", v, sizeof(v));
     l->queued = strcmp(v, "true") == 0;
-    get(rdk, conf, "log_cb", v, sizeof(v));
+    km_rdk_conf_text(rdk, conf, "log_cb", v, sizeof(v));
     if (v[0] != '\0' && sscanf(v, "%p", &p) == 1 && p != NULL) {
         km_app_log_cb *cb;
 

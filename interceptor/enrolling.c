@@ -13,7 +13,8 @@
 #include "enrolling.h"
 #include "kafka-mtls.h"
 #include "keysource.h"
-#include "kmtls/issuer_enrol.h"
+#include "kmtls/clock.h"
+#include "kmtls/issuer.h"
 
 int km_enrols(const km_settings *s)
 {
@@ -82,7 +83,6 @@ int km_enrol_locked(const km_settings *s, const char *store_password, double dea
     km_status st = { 0 };
     km_renew_before rb;
     char until[32] = "?", err[256];
-    struct tm tm;
 
     issued[0] = '\0';
     if (!km_enrol_config_ok(s, errstr, n))
@@ -94,8 +94,7 @@ int km_enrol_locked(const km_settings *s, const char *store_password, double dea
                  km_settings_source_property(s), rq.volume, st.msg);
         return 0;
     }
-    if (gmtime_r(&res.issued.not_after, &tm) != NULL)
-        strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    km_utc_text(res.issued.not_after, until, sizeof(until));
     if (res.left_alone)
         snprintf(issued, issued_size, "kafka-mtls: %s=%s: %s (%s)", km_settings_source_property(s), rq.volume,
                  res.note, KAFKA_MTLS_PROP_ENROL_CA_LOCATION);

@@ -1,5 +1,5 @@
 /* Client creation and renewal with a CA service (mtls.enrol.url): the
- * plugin enrols through the issuer (kmtls/issuer_enrol.h) instead of
+ * plugin enrols through the issuer (km_svc_issue, kmtls/issuer.h) instead of
  * signing with a CA key, and holds no CA key at all. */
 #ifndef KMTLS_ENROLLING_H
 #define KMTLS_ENROLLING_H

@@ -47,7 +47,10 @@ int km_issue_target_of(const km_settings *s, km_issue_target *t, char *errstr, s
         return 0;
     }
     t->alias = t->alias_buf;
-    snprintf(ts, sizeof(ts), "%s/%s.truststore.%s", t->volume, t->alias, ext);
+    if (!km_seed_path(KM_SEED_TRUSTSTORE, t->volume, t->alias, ext, ts, sizeof(ts))) {
+        snprintf(errstr, n, "kafka-mtls: ssl.keystore.location=%s: the path is too long", file);
+        return 0;
+    }
     if (s->truststore != NULL && strcmp(s->truststore, ts) != 0) {
         snprintf(errstr, n, "kafka-mtls: ssl.truststore.location=%s: issuing into %s writes the truststore %s; "
                  "name that one, or leave ssl.truststore.location unset", s->truststore, t->volume, ts);

@@ -20,6 +20,7 @@
 
 #include "kafka-mtls.h"
 #include "keysource.h"
+#include "kmtls/clock.h"
 #include "kmtls/provider.h"
 #include "material_cache.h"
 
@@ -46,20 +47,18 @@ static int load_uri(const char *uri, const char *password, const char *key_passw
     return 0;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /*
  * Watches for what the certificate service does: files written into the
  * volume, and the volume (or a store file's directory) itself removed and
  * made again (the seed's sidecar runs rm -rf VOLUME; mkdir -p VOLUME):
  * source and the directories up to levels above it, whichever exist. A
  * watch lasts one wait, so a directory made anew is watched anew.
+ *
+ * Not volume_watch.c's job, though both use inotify: this is one bounded
+ * wait at client creation for a volume to become readable, so any event
+ * near it is a reason to read again and nothing disappearing (IN_MOVED_FROM)
+ * can make it ready; the watcher runs for a client's life, tells apart the
+ * entries it watches by name, and must see material leave as well as come.
  */
 static int watch_source(const char *source, int levels)
 {
@@ -162,7 +161,7 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
     const char *trust_pw = s->truststore != NULL ? s->truststore_password : s->keystore_password;
     char ks_uri[8192], ts_uri[8192], msg[640];
     kmtls_loaded ks = { 0 }, ts = { 0 };
-    double deadline = now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
+    double deadline = km_now_ms() + (no_wait ? 0.0 : (double)s->wait_ms);
     int reason = 0, watch = -1, ok = 0, done = 0;
 
     memset(out, 0, sizeof(*out));
@@ -182,11 +181,11 @@ static int load_once(const km_settings *s, int no_wait, km_pem_bundle *out, int 
             break;
         }
         reason = pending_source(source, reason, msg, sizeof(msg));
-        if (reason != KAFKA_MTLS_R_NOT_READY || now_ms() >= deadline)
+        if (reason != KAFKA_MTLS_R_NOT_READY || km_now_ms() >= deadline)
             break;
         if (watch < 0 && (watch = watch_source(source, 2)) >= 0)
             continue; /* re-check once the watch is in place: no change is missed */
-        wait_for_change(watch, (int)(deadline - now_ms()) + 1);
+        wait_for_change(watch, (int)(deadline - km_now_ms()) + 1);
         if (watch >= 0)
             close(watch);
         watch = -1;

@@ -136,14 +136,6 @@ static rd_kafka_resp_err_t on_conf_destroy(void *opaque)
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-static void get(const km_settings *s, const rd_kafka_conf_t *conf, const char *name, char *out, size_t n)
-{
-    size_t size = n;
-
-    if (s->rdk->conf_get(conf, name, out, &size) != RD_KAFKA_CONF_OK)
-        out[0] = '\0';
-}
-
 /* An application connect_cb or socket_cb would be handed what librdkafka
  * writes: plaintext. conf_get prints a callback as "0x..."; connect_cb is
  * unset by default, socket_cb is librdkafka's own. */
@@ -152,7 +144,7 @@ static int refuse_callbacks(const km_settings *s, const rd_kafka_conf_t *conf, c
     char v[64], dflt[64] = "";
     rd_kafka_conf_t *fresh;
 
-    get(s, conf, "connect_cb", v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, "connect_cb", v, sizeof(v));
     if (v[0] != '\0') {
         snprintf(errstr, n, "kafka-mtls: %s=live: the application sets its own connect_cb, which would "
                  "receive librdkafka's plaintext socket: remove it, or use %s=restart",
@@ -160,10 +152,10 @@ static int refuse_callbacks(const km_settings *s, const rd_kafka_conf_t *conf, c
         return 0;
     }
     if ((fresh = s->rdk->conf_new()) != NULL) {
-        get(s, fresh, "socket_cb", dflt, sizeof(dflt));
+        km_rdk_conf_text(s->rdk, fresh, "socket_cb", dflt, sizeof(dflt));
         s->rdk->conf_destroy(fresh);
     }
-    get(s, conf, "socket_cb", v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, "socket_cb", v, sizeof(v));
     if (strcmp(v, dflt) != 0) {
         snprintf(errstr, n, "kafka-mtls: %s=live: the application sets its own socket_cb, whose sockets "
                  "would carry librdkafka's plaintext: remove it, or use %s=restart",
@@ -184,7 +176,7 @@ static int take_nodelay(const km_settings *s, rd_kafka_conf_t *conf, int *nodela
     *nodelay = 0;
     if (s->rdk->version >= 0x02080000)
         return 1;
-    get(s, conf, "socket.nagle.disable", v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, "socket.nagle.disable", v, sizeof(v));
     if (strcmp(v, "true") != 0)
         return 1;
     *nodelay = 1;
@@ -202,7 +194,7 @@ static int plaintext_below(km_settings *s, rd_kafka_conf_t *conf, char *errstr, 
     const char *to;
     rd_kafka_conf_res_t r;
 
-    get(s, conf, "security.protocol", proto, sizeof(proto));
+    km_rdk_conf_text(s->rdk, conf, "security.protocol", proto, sizeof(proto));
     to = strncmp(proto, "sasl_", 5) == 0 ? "sasl_plaintext" : "plaintext";
     s->applying = 1;
     r = s->rdk->conf_set(conf, "security.protocol", to, err, sizeof(err));
@@ -255,7 +247,7 @@ static km_live *live_new(rd_kafka_t *rk, rd_kafka_conf_t *conf, km_settings *s, 
     {
         char proto[32];
 
-        get(s, conf, "security.protocol", proto, sizeof(proto));
+        km_rdk_conf_text(s->rdk, conf, "security.protocol", proto, sizeof(proto));
         cfg.move_by_reconnect = strncmp(proto, "sasl_", 5) == 0;
     }
     l->transport = km_transport_new(&cfg, ctx, err, sizeof(err));

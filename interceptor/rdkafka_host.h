@@ -45,4 +45,11 @@ typedef struct km_rdkafka {
  */
 const km_rdkafka *km_rdkafka_bind(const void *caller, char *errstr, size_t errstr_size);
 
+/* rdkafka_conf.c: a property's text value into out[n], "" when unset or
+ * unreadable. */
+void km_rdk_conf_text(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, const char *name, char *out,
+                      size_t n);
+/* 1 when the property holds a non-empty value. */
+int km_rdk_conf_is_set(const km_rdkafka *rdk, const rd_kafka_conf_t *conf, const char *name);
+
 #endif

@@ -19,7 +19,6 @@
 
 #include "kafka-mtls.h"
 #include "kmtls/issuer.h"
-#include "kmtls/issuer_enrol.h"
 #include "kmtls/secret.h"
 #include "kmtls/seed.h"
 #include "app_material.h"

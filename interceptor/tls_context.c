@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "kmtls/pem.h"
 #include "kmtls/transport.h"
 #include "tls_context.h"
 
@@ -92,16 +93,12 @@ static int app_verify(int ok, X509_STORE_CTX *store)
 
 static int add_pem_cas(X509_STORE *store, const char *pem)
 {
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    X509 *x;
+    STACK_OF(X509) *cas = km_pem_certs(NULL, (const unsigned char *)pem, strlen(pem), NULL);
     int n = 0;
 
-    while (b != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        n += X509_STORE_add_cert(store, x) == 1;
-        X509_free(x);
-    }
-    BIO_free(b);
-    ERR_clear_error(); /* the end of the text */
+    for (int i = 0; i < sk_X509_num(cas); i++)
+        n += X509_STORE_add_cert(store, sk_X509_value(cas, i)) == 1;
+    sk_X509_pop_free(cas, X509_free);
     return n;
 }
 

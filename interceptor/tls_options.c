@@ -29,14 +29,6 @@ static const struct refused {
 
 #define NREFUSED (sizeof(refused) / sizeof(refused[0]))
 
-static void get(const km_settings *s, const rd_kafka_conf_t *conf, const char *name, char *out, size_t n)
-{
-    size_t size = n;
-
-    if (s->rdk->conf_get(conf, name, out, &size) != RD_KAFKA_CONF_OK)
-        out[0] = '\0';
-}
-
 /* A copy of a text property (NULL when unset or empty); 0 when out of memory. */
 static int dup_prop(const km_settings *s, const rd_kafka_conf_t *conf, const char *name, char **out)
 {
@@ -68,7 +60,7 @@ static const struct refused *refused_set(const km_settings *s, const rd_kafka_co
     char v[512];
 
     for (size_t i = 0; i < NREFUSED; i++) {
-        get(s, conf, refused[i].name, v, sizeof(v));
+        km_rdk_conf_text(s->rdk, conf, refused[i].name, v, sizeof(v));
         if (strcmp(v, refused[i].unset) != 0 && v[0] != '\0')
             return &refused[i];
     }
@@ -105,7 +97,7 @@ static void *pointer_prop(const km_settings *s, const rd_kafka_conf_t *conf, con
     char v[64];
     void *p = NULL;
 
-    get(s, conf, name, v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, name, v, sizeof(v));
     return v[0] != '\0' && sscanf(v, "%p", &p) == 1 ? p : NULL;
 }
 
@@ -121,11 +113,11 @@ int km_tls_options_read(km_tls_options *o, const km_settings *s, rd_kafka_t *rk,
         refusal(r, errstr, n);
         return 0;
     }
-    get(s, conf, "enable.ssl.certificate.verification", v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, "enable.ssl.certificate.verification", v, sizeof(v));
     o->verify_peer = strcmp(v, "false") != 0;
     /* "https" is librdkafka's default since 2.0; Java's empty value is the
      * plugin's own property (settings.c) and means none */
-    get(s, conf, "ssl.endpoint.identification.algorithm", v, sizeof(v));
+    km_rdk_conf_text(s->rdk, conf, "ssl.endpoint.identification.algorithm", v, sizeof(v));
     o->verify_hostname = !s->no_hostname_check && strcmp(v, "https") == 0;
     if (!dup_prop(s, conf, "ssl.ca.location", &o->ca_location) || !dup_prop(s, conf, "ssl.ca.pem", &o->ca_pem) ||
         !dup_prop(s, conf, "ssl.crl.location", &o->crl_location) ||

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
+#include "kmtls/clock.h"
 #include "volume_watch.h"
 
 /* A writer's burst (cert-manager's tls.crt then tls.key, kubelet's ..data
@@ -54,14 +55,6 @@ struct km_volume_watch {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static km_volume_watch *registry;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void split(const char *path, char *dir, size_t n, const char **base)
 {
     char *slash;
@@ -87,7 +80,10 @@ static void add(km_volume_watch *w, int fd, const char *dir, const char *name, u
 }
 
 /* A fresh inotify descriptor watching every path and the directory above
- * it (for a file: its directory and that one's parent), or -1. */
+ * it (for a file: its directory and that one's parent), or -1. Unlike
+ * keysource.c's one wait for a volume to become ready, this sees material
+ * going away too (IN_MOVED_FROM), and the directory above only for the
+ * entry it holds (names[]). */
 static int arm(km_volume_watch *w)
 {
     const uint32_t inside = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE |
@@ -165,11 +161,11 @@ static void *run(void *arg)
     while (!stopping(w)) {
         int fd = arm(w), hit = 0;
         struct pollfd p[2] = { { .fd = w->wakefd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
-        uint64_t deadline = now_ms() + (uint64_t)w->poll_ms;
+        uint64_t deadline = (uint64_t)km_now_ms() + (uint64_t)w->poll_ms;
 
         /* the caller looks at the volume after the watches are in place */
         for (;;) {
-            uint64_t now = now_ms();
+            uint64_t now = (uint64_t)km_now_ms();
             int r = poll(p, fd >= 0 ? 2 : 1, now >= deadline ? 0 : (int)(deadline - now));
 
             if (r < 0 && errno == EINTR)
@@ -184,9 +180,9 @@ static void *run(void *arg)
             }
         }
         if (hit) { /* settle: one look per burst of writes */
-            uint64_t until = now_ms() + SETTLE_MAX_MS;
+            uint64_t until = (uint64_t)km_now_ms() + SETTLE_MAX_MS;
 
-            while (now_ms() < until && poll(&p[1], 1, SETTLE_MS) > 0 && relevant(w, fd))
+            while ((uint64_t)km_now_ms() < until && poll(&p[1], 1, SETTLE_MS) > 0 && relevant(w, fd))
                 ;
         }
         if (fd >= 0)

@@ -13,64 +13,21 @@
 #include "issue_internal.h"
 #include "kafka-mtls.h"
 #include "kmtls/files.h"
+#include "kmtls/pem.h"
 #include "kmtls/x509.h"
 
 #define MAX_PEM (256u << 10)
-
-typedef struct pw_arg {
-    const char *password;
-    int asked;
-} pw_arg;
-
-/* Never prompts: an encrypted key without a configured password fails. */
-static int password_cb(char *buf, int size, int rwflag, void *u)
-{
-    pw_arg *a = u;
-    size_t len;
-
-    (void)rwflag;
-    a->asked = 1;
-    if (a->password == NULL)
-        return -1;
-    len = strlen(a->password);
-    if (len > (size_t)size)
-        return -1;
-    memcpy(buf, a->password, len);
-    return (int)len;
-}
-
-static BIO *read_pem_file(const char *path, const char *what, unsigned char **buf, size_t *len,
-                          km_status *st)
-{
-    BIO *b;
-
-    if (!km_read_file_at(AT_FDCWD, path, path, what, MAX_PEM, 0, buf, len, st))
-        return NULL;
-    if ((b = BIO_new_mem_buf(*buf, (int)*len)) == NULL) {
-        OPENSSL_clear_free(*buf, *len + 1);
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-    }
-    return b;
-}
 
 STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    BIO *b = read_pem_file(path, what, &buf, &len, st);
-    STACK_OF(X509) *certs = b != NULL ? sk_X509_new_null() : NULL;
-    X509 *x;
+    STACK_OF(X509) *certs;
 
-    if (b == NULL)
+    if (!km_read_file_at(AT_FDCWD, path, path, what, MAX_PEM, 0, &buf, &len, st))
         return NULL;
-    ERR_set_mark();
-    while (certs != NULL && (x = X509_new_ex(libctx, NULL)) != NULL) {
-        if (PEM_read_bio_X509(b, &x, NULL, NULL) == NULL || !sk_X509_push(certs, x)) {
-            X509_free(x);
-            break;
-        }
-    }
-    ERR_pop_to_mark();
+    certs = km_pem_certs(libctx, buf, len, NULL);
+    OPENSSL_free(buf);
     if (sk_X509_num(certs) <= 0) {
         if (certs != NULL)
             km_fail(st, KAFKA_MTLS_R_CORRUPT, "%s %s: no PEM certificate in it", what, path);
@@ -79,8 +36,6 @@ STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const 
         sk_X509_free(certs);
         certs = NULL;
     }
-    BIO_free(b);
-    OPENSSL_free(buf);
     return certs;
 }
 
@@ -97,26 +52,24 @@ static EVP_PKEY *read_key(OSSL_LIB_CTX *libctx, const char *path, const char *pa
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    BIO *b = read_pem_file(path, "CA key", &buf, &len, st);
-    pw_arg arg = { password, 0 };
+    int asked = 0;
     EVP_PKEY *key;
 
-    if (b == NULL)
+    if (!km_read_file_at(AT_FDCWD, path, path, "CA key", MAX_PEM, 0, &buf, &len, st))
         return NULL;
     ERR_set_mark();
-    key = PEM_read_bio_PrivateKey_ex(b, NULL, password_cb, &arg, libctx, NULL);
+    key = km_pem_private_key(libctx, buf, len, password, password != NULL ? strlen(password) : 0, &asked);
     ERR_pop_to_mark();
     if (key == NULL) {
-        if (arg.asked && password == NULL)
+        if (asked && password == NULL)
             km_fail(st, KAFKA_MTLS_R_NO_PASSWORD,
                     "CA key %s is encrypted and no CA key password was given", path);
-        else if (arg.asked)
+        else if (asked)
             km_fail(st, KAFKA_MTLS_R_WRONG_PASSWORD,
                     "CA key %s: the CA key password does not decrypt it", path);
         else
             km_fail(st, KAFKA_MTLS_R_CORRUPT, "CA key %s: no PEM private key in it", path);
     }
-    BIO_free(b);
     OPENSSL_clear_free(buf, len + 1);
     return key;
 }
@@ -135,14 +88,14 @@ static int check_ca(const char *path, X509 *ca, time_t now, km_status *st)
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED,
                        "CA certificate %s (%s) is not a CA certificate (no basicConstraints CA:TRUE, "
                        "or keyUsage without keyCertSign)", path, subject);
-    if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
+    if (km_cert_validity(ca, now) == KM_VALID_EXPIRED) {
         char when[64];
 
         km_time_text(X509_get0_notAfter(ca), when, sizeof(when));
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED, "CA certificate %s (%s) expired on %s", path, subject,
                        when[0] != '\0' ? when : "?");
     }
-    if (X509_cmp_time(X509_get0_notBefore(ca), &now) > 0)
+    if (km_cert_validity(ca, now) == KM_VALID_NOT_YET)
         return km_fail(st, KAFKA_MTLS_R_CA_REFUSED, "CA certificate %s (%s) is not valid yet", path, subject);
     return 1;
 }

@@ -72,8 +72,7 @@ void km_svc_current_read(const km_svc_request *rq, const char *alias, STACK_OF(X
     cur->leaf = sk_X509_shift(ks.certs);
     cur->chain = ks.certs;
     ks.certs = NULL;
-    cur->expired = X509_cmp_time(X509_get0_notAfter(cur->leaf), &now) <= 0 ||
-                   X509_cmp_time(X509_get0_notBefore(cur->leaf), &now) > 0;
+    cur->expired = km_cert_validity(cur->leaf, now) != KM_VALID_NOW;
     cur->ours = km_svc_anchor(rq->libctx, roots, cur->leaf, cur->chain, &anchor);
     km_serial_hex(cur->leaf, serial, sizeof(serial));
     snprintf(cur->why, sizeof(cur->why), "the certificate (serial %s) %s", serial,

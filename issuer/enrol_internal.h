@@ -8,7 +8,7 @@
 #include <openssl/x509.h>
 
 #include "issue_internal.h"
-#include "kmtls/issuer_enrol.h"
+#include "kmtls/issuer.h"
 
 /* enrol_current.c: what the volume holds now, and whether it is ours. */
 typedef struct km_svc_current {

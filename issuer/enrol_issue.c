@@ -15,6 +15,7 @@
 
 #include "enrol_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/seed.h"
 #include "kmtls/x509.h"
 
@@ -96,14 +97,6 @@ int km_svc_request_check(const km_svc_request *rq, km_status *st)
         return 0;
     sk_X509_pop_free(roots, X509_free);
     return 1;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The stores' CA side: the first intermediate issues, the rest and the
@@ -211,9 +204,9 @@ int km_svc_issue(const km_svc_request *rq, km_svc_result *res, km_status *st)
     {
         km_svc_exchange ex = { .call = km_svc_plan(&facts, why, sizeof(why)), .current = &cur, .alias = alias };
 
-        t0 = now_ms();
+        t0 = km_now_ms();
         key = km_key_generate(rq->libctx, &ks, st);
-        res->issued.keygen_ms = now_ms() - t0;
+        res->issued.keygen_ms = km_now_ms() - t0;
         if (key == NULL)
             goto done;
         ex.key = key;

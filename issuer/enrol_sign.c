@@ -20,6 +20,7 @@
 
 #include "enrol_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/enrol.h"
 #include "kmtls/files.h"
 

@@ -26,6 +26,7 @@
 
 #include "issue_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/files.h"
 #include "kmtls/provider.h"
 #include "kmtls/seed.h"
@@ -358,14 +359,9 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (!km_ca_files_private(rq, warning, sizeof(warning), st) ||
         !km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
         goto done;
-    {
-        struct timespec t0, t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        key = km_key_generate(rq->libctx, &ks, st);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        keygen_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    }
+    keygen_ms = km_now_ms();
+    key = km_key_generate(rq->libctx, &ks, st);
+    keygen_ms = km_now_ms() - keygen_ms;
     if (key == NULL)
         goto done;
     {

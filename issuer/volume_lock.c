@@ -16,18 +16,11 @@
 
 #include "issue_internal.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/safe_path.h"
 #include "kmtls/seed.h"
 
 #define BACKOFF_MAX_MS 50
-
-double km_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 double km_lock_deadline(const km_lock_wait *w)
 {

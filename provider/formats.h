@@ -1,5 +1,7 @@
 /* The keystore formats a store file may be in: one row each, chosen by
- * what km_sniff says of the file's content (formats.c). */
+ * what km_sniff says of the file's content (formats.c). Sniffing and the
+ * formats' names stay in common/sniff.c: the command's inspect names files
+ * the provider never reads, and may not include this header. */
 #ifndef KMTLS_FORMATS_H
 #define KMTLS_FORMATS_H
 

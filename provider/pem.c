@@ -21,23 +21,6 @@ typedef struct pem_read {
     km_status *st;
 } pem_read;
 
-static X509 *decode_cert(OSSL_LIB_CTX *libctx, const km_pem_block *b)
-{
-    const unsigned char *p = b->data;
-    X509 *x = X509_new_ex(libctx, NULL);
-
-    if (x == NULL)
-        return NULL;
-    if (strcmp(b->name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(&x, &p, b->len) == NULL
-                                                       : d2i_X509(&x, &p, b->len) == NULL) {
-        /* a failed d2i frees x and sets it to NULL, but d2i_X509_AUX keeps
-         * a certificate it was given when only the trailing aux data is bad */
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
 /* Re-encodes one PEM block into an owned buffer; only its exact text is kept. */
 static unsigned char *pem_text(const km_pem_block *b, size_t *out_len)
 {
@@ -84,7 +67,7 @@ static int take_block(const km_pem_block *b, void *arg)
         return add_key_block(r, b);
     if (b->kind != KM_PEM_CERT)
         return 1;
-    if ((x = decode_cert(r->libctx, b)) == NULL)
+    if ((x = km_pem_cert(r->libctx, b)) == NULL)
         return km_fail_crypto(r->st, KAFKA_MTLS_R_CORRUPT, "%s: PEM block %d (%s) is not a valid certificate",
                               r->ks->path, b->number, b->name);
     if (!sk_X509_push(r->certs, x)) {
@@ -123,17 +106,6 @@ int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
     return 1;
 }
 
-static int give_password(char *buf, int size, int rwflag, void *u)
-{
-    const km_secret *pw = u;
-
-    (void)rwflag;
-    if (pw == NULL || pw->data == NULL || pw->len > (size_t)size)
-        return -1;
-    memcpy(buf, pw->data, pw->len);
-    return (int)pw->len;
-}
-
 /* What the key's one PEM block says of it: encrypted at all, and for
  * encrypted PKCS#8 the iteration count its key derivation asks for. */
 typedef struct key_facts {
@@ -162,17 +134,12 @@ static int read_facts(const km_pem_block *b, void *arg)
 int km_decrypt_pem_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key_entry *key,
                        const km_secret *password, unsigned char **der, size_t *der_len, km_status *st)
 {
-    BIO *in = BIO_new_mem_buf(key->blob, (int)key->blob_len);
     key_facts facts = { 0, 0 };
     EVP_PKEY *pkey = NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
     int ok = 0;
 
     ERR_set_mark();
-    if (in == NULL) {
-        km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-        goto done;
-    }
     km_pem_each(key->blob, key->blob_len, read_facts, &facts, NULL);
     if (facts.encrypted && (password == NULL || password->data == NULL)) {
         km_fail(st, KAFKA_MTLS_R_NO_PASSWORD, "%s: the private key is encrypted and no password was given",
@@ -182,7 +149,8 @@ int km_decrypt_pem_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key
     /* PKCS#8: the KDF's iteration count is the file's to choose */
     if (!km_kdf_allowed(facts.iterations, "private key", ks->path, st))
         goto done;
-    pkey = PEM_read_bio_PrivateKey_ex(in, NULL, give_password, (void *)password, libctx, NULL);
+    pkey = km_pem_private_key(libctx, key->blob, key->blob_len, password != NULL ? password->data : NULL,
+                              password != NULL ? password->len : 0, NULL);
     if (pkey == NULL) {
         km_fail_crypto(st, facts.encrypted ? KAFKA_MTLS_R_WRONG_PASSWORD : KAFKA_MTLS_R_CORRUPT,
                        facts.encrypted ? "%s: the password does not decrypt the private key"
@@ -194,7 +162,6 @@ int km_decrypt_pem_key(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_key
 done:
     PKCS8_PRIV_KEY_INFO_free(p8);
     EVP_PKEY_free(pkey);
-    BIO_free(in);
     ERR_pop_to_mark();
     return ok;
 }

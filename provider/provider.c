@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
@@ -54,14 +55,24 @@ static void vset_error(const km_provctx *pc, int reason, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The message with libcrypto's reason behind it, if any ("... (libcrypto:
+ * mac verify failure)"): what the user sees, with or without debug = 1.
+ * errno is in the message already (km_fail_errno), and an internal error
+ * ends with libcrypto's full text. */
 void km_raise(const km_provctx *pc, const km_status *st)
 {
+    const char *why = st->crypto_error != 0 && st->reason != KAFKA_MTLS_R_INTERNAL
+                          ? ERR_reason_error_string(st->crypto_error) : NULL;
+
     if (pc == NULL || pc->new_error == NULL)
         return;
     pc->new_error(pc->handle);
     if (pc->set_error_debug != NULL)
         pc->set_error_debug(pc->handle, st->file, st->line, st->func);
-    vset_error(pc, st->reason, "%s", st->msg);
+    if (why != NULL)
+        vset_error(pc, st->reason, "%s (libcrypto: %s)", st->msg, why);
+    else
+        vset_error(pc, st->reason, "%s", st->msg);
 }
 
 static const OSSL_ALGORITHM store_algorithms[] = {

@@ -14,8 +14,14 @@ public headers (LAYER/include/) of the layers below it; nothing else of the
 project. Test files (tests/unit, tests/fuzz, tests/bench) may include any
 public header and the private headers of at most one layer (the one they
 test from the inside). Within a directory, no two files include each
-other's headers, directly or around a loop. Each SHARED_OBJECT given
-exports SYMBOL and nothing else.
+other's headers, directly or around a loop. A project header is named
+by its file name alone, or as "kmtls/NAME.h" for a public one: an include
+with any other path ("../provider/volume.h") is refused, since it would
+reach a private header past the include directories. Each SHARED_OBJECT
+given exports SYMBOL and nothing else.
+
+Before checking SOURCE_ROOT it checks the small tree tests/layers_fixture,
+which breaks these rules, and fails unless every break is found.
 
 Prints every violation and exits 1, or prints a summary and exits 0.
 """
@@ -45,6 +51,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)
 def sources(directory):
     """The .c and .h files of a directory (not below it)."""
     path = os.path.join(ROOT, directory)
+    if not os.path.isdir(path):
+        return []
     return sorted(os.path.join(directory, f) for f in os.listdir(path)
                   if f.endswith((".c", ".h")) and os.path.isfile(os.path.join(path, f)))
 
@@ -68,6 +76,15 @@ def includes(path):
     return INCLUDE.findall(text)
 
 
+def by_path(path):
+    """The includes of a file that name a header by a path instead
+    of a name: anything with a '/' but "kmtls/NAME.h", and any '..'."""
+    with open(os.path.join(ROOT, path), encoding="utf-8", errors="replace") as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    return [quote + h + (">" if quote == "<" else '"') for quote, h in re.findall(r'^\s*#\s*include\s*([<"])([^">]+)[">]', text, re.M)
+            if ".." in h.split("/") or (quote == '"' and "/" in h and not re.fullmatch(r"kmtls/[^/]+\.h", h))]
+
+
 public = {name: public_headers(d) for name, d, _ in LAYERS}
 private = {name: {os.path.basename(p) for p in sources(SOURCE_DIRS.get(name, d)) if p.endswith(".h")}
            for name, d, _ in LAYERS if name != "contract"}
@@ -86,6 +103,24 @@ def owner(header):
 
 
 problems = []
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers_fixture")
+# what the fixture tree breaks, each as it must be reported
+FIXTURE_BREAKS = ['issuer/reaches_by_path.c: includes "../provider/volume.h" by a path',
+                  'issuer/reaches_up.c: includes <../provider/volume.h> by a path']
+
+
+def self_test():
+    """This check refuses the breaks of tests/layers_fixture, each one."""
+    if os.path.realpath(ROOT) == os.path.realpath(FIXTURE):
+        return
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), FIXTURE], capture_output=True,
+                         text=True).stdout
+    for want in FIXTURE_BREAKS:
+        if f"FAIL - {want}" not in out.splitlines():
+            problems.append(f"self-test: {FIXTURE} breaks the rules and {want!r} was not reported:\n{out}")
+
+
+self_test()
 
 
 def check_cycles(directory, files):
@@ -123,6 +158,7 @@ for name, directory, below in LAYERS:
     for top, _, names in os.walk(os.path.join(ROOT, directory, "include")):
         files += [os.path.relpath(os.path.join(top, f), ROOT) for f in names if f.endswith(".h")]
     for f in files:
+        problems.extend(f"{f}: includes {h} by a path" for h in by_path(f))
         for h in includes(f):
             o = owner(h)
             if o is None or o[0] == name or (o[1] == "public" and o[0] in below):
@@ -136,6 +172,7 @@ for directory in TEST_DIRS:
         continue
     local = {os.path.basename(f) for f in sources(directory)}
     for f in sources(directory):
+        problems.extend(f"{f}: includes {h} by a path" for h in by_path(f))
         inside = set()
         for h in includes(f):
             o = owner(h)
@@ -149,6 +186,8 @@ for directory in TEST_DIRS:
 
 # The layers' build files hand out only their public include directories.
 for name, directory, _ in LAYERS[1:]:
+    if not os.path.isfile(os.path.join(ROOT, directory, "meson.build")):
+        continue
     with open(os.path.join(ROOT, directory, "meson.build"), encoding="utf-8") as f:
         text = f.read()
     for arg in re.findall(r"include_directories\(([^)]*)\)", text):

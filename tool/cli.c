@@ -1,8 +1,7 @@
 /* Helpers of the `kafka-mtls` command: its help, its library context,
- * password files, time formatting. */
+ * password files. */
 #include <fcntl.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "cli.h"
 #include "kafka-mtls.h"
@@ -117,19 +116,3 @@ int km_cli_password_file(const char *path, const char *what, km_secret *out)
     return 0;
 }
 
-const char *km_cli_time(time_t t, char *buf, size_t n)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(buf, n, "?");
-    return buf;
-}
-
-double km_cli_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}

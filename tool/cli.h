@@ -34,8 +34,6 @@ int km_cli_password_file(const char *path, const char *what, km_secret *out);
 const char *km_cli_safe(const char *in, char *out, size_t n);
 
 /* "2026-02-25 21:57:00 UTC" */
-const char *km_cli_time(time_t t, char *buf, size_t n);
-double km_cli_ms(void);
 
 int km_cmd_issue(int argc, char **argv);
 int km_cmd_inspect(int argc, char **argv);

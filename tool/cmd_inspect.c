@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "inspect.h"
 #include "kafka-mtls.h"
+#include "kmtls/clock.h"
 #include "kmtls/files.h"
 #include "kmtls/issuer.h"
 #include "kmtls/pem.h"
@@ -274,7 +275,7 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
         }
         if (alias != NULL)
             check_crt_copy(o, libctx, leaf, alias);
-        if (rc == KM_EXIT_OK && !km_cert_current(leaf, o->now))
+        if (rc == KM_EXIT_OK && km_cert_validity(leaf, o->now) != KM_VALID_NOW)
             rc = KM_EXIT_EXPIRED;
     } else {
         printf("keystore    no key entry (a truststore)\n");
@@ -289,8 +290,8 @@ static int show_stores(const inspect_opts *o, OSSL_LIB_CTX *libctx, const char *
 
             km_time_of(X509_get0_notAfter(x), &na);
             km_name_text(X509_get_subject_name(x), name, sizeof(name));
-            printf("    %s (not after %s%s)\n", km_cli_safe(name, safe, sizeof(safe)), km_cli_time(na, t, sizeof(t)),
-                   km_cert_current(x, o->now) ? "" : ", EXPIRED or not yet valid");
+            printf("    %s (not after %s%s)\n", km_cli_safe(name, safe, sizeof(safe)), km_utc_text(na, t, sizeof(t)),
+                   km_cert_validity(x, o->now) == KM_VALID_NOW ? "" : ", EXPIRED or not yet valid");
         }
     }
     kmtls_loaded_clear(&chain);

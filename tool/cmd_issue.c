@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "issue_enrol.h"
+#include "kmtls/clock.h"
 #include "kmtls/issuer.h"
 
 typedef struct issue_opts {
@@ -188,11 +189,11 @@ static void print_issued(const char *verb, const issue_opts *o, const char *why,
     printf("%s: %s (%s)\n", verb, o->rq.volume, why);
     printf("  subject     %s\n", r->subject);
     printf("  serial      %s\n", r->serial);
-    printf("  not-before  %s\n", km_cli_time(r->not_before, nb, sizeof(nb)));
-    printf("  not-after   %s (%ld days)%s\n", km_cli_time(r->not_after, na, sizeof(na)),
+    printf("  not-before  %s\n", km_utc_text(r->not_before, nb, sizeof(nb)));
+    printf("  not-after   %s (%ld days)%s\n", km_utc_text(r->not_after, na, sizeof(na)),
            (long)((r->not_after - r->not_before + 43200) / 86400),
            r->not_after_clamped ? ", cut to the CA's own expiry" : "");
-    printf("  renew-from  %s\n", km_cli_time(after->window_start, rf, sizeof(rf)));
+    printf("  renew-from  %s\n", km_utc_text(after->window_start, rf, sizeof(rf)));
     printf("  files       %s.keystore.jks %s.truststore.jks %s-ca-signed.crt %s_creds (written last)\n",
            r->alias, r->alias, r->alias, r->alias);
     if (o->rq.store_password != NULL)
@@ -210,9 +211,9 @@ static void print_fresh(const issue_opts *o, const km_vol_check *vc, double tota
     char na[64], rf[64];
 
     printf("fresh: %s (%s; not renewed before %s; --force renews now)\n", o->rq.volume, vc->why,
-           km_cli_time(vc->window_start, rf, sizeof(rf)));
+           km_utc_text(vc->window_start, rf, sizeof(rf)));
     printf("  serial      %s\n", vc->serial);
-    printf("  not-after   %s (%ld days left)\n", km_cli_time(vc->not_after, na, sizeof(na)),
+    printf("  not-after   %s (%ld days left)\n", km_utc_text(vc->not_after, na, sizeof(na)),
            (long)((vc->not_after - time(NULL)) / 86400));
     printf("  elapsed     %.0f ms\n", total_ms);
 }
@@ -224,7 +225,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     km_issue_result res;
     timings t;
     char alias[256], why[700], service[1200] = "";
-    double t0 = km_cli_ms(), t1;
+    double t0 = km_now_ms(), t1;
     int lock = -1, ok;
 
     if (!km_issue_request_check(&o->rq, &st) ||
@@ -252,7 +253,7 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     }
     if (o->force)
         km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &before);
-    t.check = km_cli_ms() - t0;
+    t.check = km_now_ms() - t0;
     if (lock < 0 && (before.state == KM_VOL_WRITING || before.state == KM_VOL_UNREADABLE)) {
         /* a volume it cannot read is never replaced without a person saying so */
         fprintf(stderr, "kafka-mtls issue: %s: %s: %s; nothing was written (--force replaces it)\n",
@@ -265,13 +266,13 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         return KM_EXIT_FAIL;
     }
     if (lock < 0) { /* fresh: someone, maybe another process just now, issued it */
-        print_fresh(o, &before, km_cli_ms() - t0);
+        print_fresh(o, &before, km_now_ms() - t0);
         km_vol_check_clear(&before);
         return KM_EXIT_OK;
     }
     o->rq.libctx = libctx;
     o->rq.renewing = before.leaf; /* its subject and SANs are kept unless given */
-    t1 = km_cli_ms();
+    t1 = km_now_ms();
     ok = o->enrol.url != NULL ? km_cli_enrol_issue(&o->enrol, &o->rq, &res, service, sizeof(service), &st)
                               : km_issue(&o->rq, &res, &st);
     o->rq.renewing = NULL;
@@ -281,14 +282,14 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
         return KM_EXIT_FAIL;
     }
-    t.issue = km_cli_ms() - t1;
+    t.issue = km_now_ms() - t1;
     /* what was written must read back, through the provider, as clients read it */
-    t1 = km_cli_ms();
+    t1 = km_now_ms();
     km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &after);
     km_volume_unlock(lock);
     km_vol_check_clear(&after);
-    t.readback = km_cli_ms() - t1;
-    t.total = km_cli_ms() - t0;
+    t.readback = km_now_ms() - t1;
+    t.total = km_now_ms() - t0;
     if (after.state != KM_VOL_FRESH && after.state != KM_VOL_RENEW) {
         fprintf(stderr, "kafka-mtls issue: %s: issued serial %s, but the volume does not read back: %s\n",
                 o->rq.volume, res.serial, after.why);

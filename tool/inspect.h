@@ -12,7 +12,6 @@ void km_describe_key(const EVP_PKEY *key, char *buf, size_t n);
 /* subject, issuer, serial, SAN, EKU, validity with days left, prefixed by indent. */
 void km_print_cert(const X509 *x, time_t now, const char *indent);
 /* 1 if the certificate is valid at now */
-int km_cert_current(const X509 *x, time_t now);
 /* Verifies leaf + chain[1..] against trusted for the leaf's TLS use (client,
  * or server for server-only certificates, named in *purpose); 1, or 0 with
  * the reason in why. */

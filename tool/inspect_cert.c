@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "inspect.h"
+#include "kmtls/clock.h"
 #include "kmtls/x509.h"
 
 void km_describe_key(const EVP_PKEY *key, char *buf, size_t n)
@@ -60,11 +61,6 @@ static time_t to_time(const ASN1_TIME *t)
     return out;
 }
 
-int km_cert_current(const X509 *x, time_t now)
-{
-    return X509_cmp_time(X509_get0_notBefore(x), &now) <= 0 && X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
-}
-
 void km_print_cert(const X509 *x, time_t now, const char *in)
 {
     char buf[1024], safe[4 * sizeof(buf)], t[64], serial[64];
@@ -81,12 +77,12 @@ void km_print_cert(const X509 *x, time_t now, const char *in)
     printf("%sSAN         %s\n", in, buf[0] ? km_cli_safe(buf, safe, sizeof(safe)) : "(none)");
     ext_text(x, NID_ext_key_usage, buf, sizeof(buf));
     printf("%sEKU         %s\n", in, buf[0] ? km_cli_safe(buf, safe, sizeof(safe)) : "(none: any use)");
-    printf("%snot-before  %s%s\n", in, km_cli_time(nb, t, sizeof(t)), now < nb ? "  NOT VALID YET" : "");
+    printf("%snot-before  %s%s\n", in, km_utc_text(nb, t, sizeof(t)), now < nb ? "  NOT VALID YET" : "");
     if (now >= na)
-        printf("%snot-after   %s  EXPIRED %ld days ago\n", in, km_cli_time(na, t, sizeof(t)),
+        printf("%snot-after   %s  EXPIRED %ld days ago\n", in, km_utc_text(na, t, sizeof(t)),
                (long)((now - na) / 86400));
     else
-        printf("%snot-after   %s (%ld days left)\n", in, km_cli_time(na, t, sizeof(t)),
+        printf("%snot-after   %s (%ld days left)\n", in, km_utc_text(na, t, sizeof(t)),
                (long)((na - now) / 86400));
 }
 

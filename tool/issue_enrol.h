@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "kmtls/issuer_enrol.h"
+#include "kmtls/issuer.h"
 
 /* Options of the service (filled by cmd_issue.c's parser). */
 typedef struct km_cli_enrol {

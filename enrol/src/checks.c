@@ -111,7 +111,7 @@ km_enrol_reason kme_check_chain(STACK_OF(X509) *chain, const kme_expect *e,
         goto done;
     }
     for (int i = 0; i < sk_X509_num(chain); i++)
-        if (X509_cmp_time(X509_get0_notAfter(sk_X509_value(chain, i)), NULL) <= 0) {
+        if (km_cert_validity(sk_X509_value(chain, i), time(NULL)) == KM_VALID_EXPIRED) {
             r = kme_fail(err, n, KM_ENROL_BAD_RESPONSE, "certChain[%d] has expired", i);
             goto done;
         }

@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "fail.h"
 #include "http.h"
+#include "kmtls/clock.h"
 #include "kmtls/x509.h"
 #include "message.h"
 #include "response.h"
@@ -56,15 +57,14 @@ static char *csr_pem(X509_REQ *csr)
 /* " (it expired at 2026-01-02 03:04:05 UTC)" when cert has expired. */
 static void expired_note(X509 *cert, char *buf, size_t n)
 {
-    struct tm tm;
+    time_t t;
     char when[32];
 
     buf[0] = '\0';
-    if (cert == NULL || X509_cmp_time(X509_get0_notAfter(cert), NULL) > 0 ||
-        !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+    if (cert == NULL || km_cert_validity(cert, time(NULL)) != KM_VALID_EXPIRED ||
+        !km_time_of(X509_get0_notAfter(cert), &t))
         return;
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    snprintf(buf, n, "; the current certificate expired at %s", when);
+    snprintf(buf, n, "; the current certificate expired at %s", km_utc_text(t, when, sizeof(when)));
 }
 
 /* A transport failure, with the URL. */
@@ -174,12 +174,34 @@ done:
     return r;
 }
 
+/* The exchange of a sign or rekey call: csr as the JSON body (with the
+ * token and lifetime for sign), an answer for csr's key. */
+static km_enrol_reason exchange_csr(call *c, X509_REQ *csr, const char *token, const char *not_after,
+                                    STACK_OF(X509) **chain, char *err, size_t n)
+{
+    char *pem, *body = NULL;
+    size_t body_len = 0;
+    km_enrol_reason r;
+
+    if ((pem = csr_pem(csr)) == NULL)
+        return kme_fail(err, n, KM_ENROL_INTERNAL, "kmtls-enrol: cannot encode the request");
+    r = kme_request_json(pem, token, not_after, &body, &body_len, err, n);
+    free(pem);
+    if (r != KM_ENROL_OK)
+        return r;
+    c->body = body;
+    c->body_len = body_len;
+    c->expect.key = X509_REQ_get0_pubkey(csr);
+    r = exchange(c, chain, err, n);
+    OPENSSL_clear_free(body, body_len + 1);
+    return r;
+}
+
 km_enrol_reason km_enrol_sign(const km_enrol_service *svc, X509_REQ *csr,
                               const char *token, const char *not_after,
                               STACK_OF(X509) **chain, char *err, size_t n)
 {
-    char cn[256], *pem = NULL, *body = NULL;
-    size_t body_len = 0;
+    char cn[256];
     km_enrol_reason r;
     call c = { .kind = CALL_SIGN, .svc = svc, .path = "/1.0/sign" };
 
@@ -202,20 +224,9 @@ km_enrol_reason km_enrol_sign(const km_enrol_service *svc, X509_REQ *csr,
         return kme_fail(err, n, KM_ENROL_BAD_ARGUMENT,
                         "kmtls-enrol: the certificate request needs exactly one common name (the "
                         "token's subject)");
-    if ((pem = csr_pem(csr)) == NULL)
-        return kme_fail(err, n, KM_ENROL_INTERNAL, "kmtls-enrol: cannot encode the request");
-    r = kme_request_json(pem, token, not_after, &body, &body_len, err, n);
-    free(pem);
-    if (r != KM_ENROL_OK)
-        return r;
-    c.body = body;
-    c.body_len = body_len;
     c.secret = token;
-    c.expect.key = X509_REQ_get0_pubkey(csr);
     c.expect.common_name = cn;
-    r = exchange(&c, chain, err, n);
-    OPENSSL_clear_free(body, body_len + 1);
-    return r;
+    return exchange_csr(&c, csr, token, not_after, chain, err, n);
 }
 
 km_enrol_reason km_enrol_rekey(const km_enrol_service *svc, X509_REQ *csr,
@@ -223,8 +234,6 @@ km_enrol_reason km_enrol_rekey(const km_enrol_service *svc, X509_REQ *csr,
                                STACK_OF(X509) *current_chain,
                                STACK_OF(X509) **chain, char *err, size_t n)
 {
-    char *pem, *body = NULL;
-    size_t body_len = 0;
     km_enrol_reason r;
     call c = { .kind = CALL_REKEY, .svc = svc, .path = "/1.0/rekey" };
 
@@ -236,22 +245,11 @@ km_enrol_reason km_enrol_rekey(const km_enrol_service *svc, X509_REQ *csr,
     if ((r = kme_check_current(current, current_key, err, n)) != KM_ENROL_OK ||
         (r = kme_check_csr(csr, err, n)) != KM_ENROL_OK)
         return r;
-    if ((pem = csr_pem(csr)) == NULL)
-        return kme_fail(err, n, KM_ENROL_INTERNAL, "kmtls-enrol: cannot encode the request");
-    r = kme_request_json(pem, NULL, NULL, &body, &body_len, err, n);
-    free(pem);
-    if (r != KM_ENROL_OK)
-        return r;
-    c.body = body;
-    c.body_len = body_len;
     c.cert = current;
     c.key = current_key;
     c.client_chain = current_chain;
-    c.expect.key = X509_REQ_get0_pubkey(csr);
     c.expect.same_identity = current;
-    r = exchange(&c, chain, err, n);
-    OPENSSL_clear_free(body, body_len + 1);
-    return r;
+    return exchange_csr(&c, csr, NULL, NULL, chain, err, n);
 }
 
 km_enrol_reason km_enrol_renew(const km_enrol_service *svc, X509 *current,

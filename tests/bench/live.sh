@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/live.sh [RUNS] — mtls.rotation=live (the plugin's TLS under
 # librdkafka) against librdkafka's own TLS with the same key and chain, the
-# five figures of issue 12, printed as table rows: each figure the median of
+# five figures of the README's live-rotation table, printed as its rows: each figure the median of
 # RUNS runs (default 7; start-up 3 x RUNS, KMTLS_BENCH_STARTUP_RUNS), the two
 # sides taken in turns (ABBA: the order flips every run), all in this one
 # run. A benchmark, never a test: it asserts nothing. run.sh calls it for

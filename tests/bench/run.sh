@@ -172,6 +172,6 @@ echo "them through OSSL_STORE before librdkafka decodes what it is handed)."
 echo "Throughput: median msgs/s of $TPUT_RUNS runs in turns (ABBA), through stunnel to librdkafka's mock cluster."
 echo "Handshakes: $RUNS rounds in turns (ABBA) of ${HANDSHAKE_SECONDS} s each against openssl s_server -Verify 1."
 
-# --- mtls.rotation=live against librdkafka's own TLS (issue 12)
+# --- mtls.rotation=live against librdkafka's own TLS
 echo
 KMTLS_BUILD=$B "$HERE/live.sh" "$RUNS" || { echo "bench: live.sh failed" >&2; exit 1; }

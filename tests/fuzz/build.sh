@@ -60,7 +60,7 @@ if pkg-config --exists rdkafka; then
 elif [[ -f /usr/include/librdkafka/rdkafka.h ]]; then
   have_rdkafka=1
 fi
-(( have_rdkafka )) && sources+=("interceptor/settings.c" "interceptor/app_material.c")
+(( have_rdkafka )) && sources+=("interceptor/settings.c" "interceptor/app_material.c" "interceptor/rdkafka_conf.c")
 
 crypto_cflags=$(pkg-config --cflags libcrypto)
 crypto_libs=$(pkg-config --libs libcrypto)

@@ -7,7 +7,7 @@
 # peer sees no connection), no crash or hang, nothing written outside the
 # volume (every volume, "outside" file, the clients' cwd and TMPDIR live in
 # one sandbox that is compared before and after).
-# Single cases with a test of their own are in edge_cases.sh.
+# Single cases with a test of their own are in each_bad_input_handled.sh.
 # Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD, KMTLS_TOOL, lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hardening-lib.sh"
@@ -56,7 +56,7 @@ if grep -q 'not-the-password-4711' <<<"$(kc "${PLUG[@]}" -X "ssl.keystore.locati
 else ok "wrong password: the password given is not echoed"; fi
 
 # ---- 1. the CA key readable by everyone, and that allowed: issuance still
-# works (the warning it prints: edge_cases.sh ca_key_readable; refused
+# works (the warning it prints: each_bad_input_handled.sh ca_key_readable; refused
 # without the allowance: tests/hostile/ ca_key_permissions)
 chmod 644 "$CAF/ca.key"
 V=$BOX/wr/wrca; mkdir -p -m 700 "$V"

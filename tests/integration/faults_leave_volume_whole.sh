@@ -7,7 +7,7 @@
 # volume with a valid keystore: clients still work through the plugin and
 # `openssl storeutl`. Needs mount (root); exits 77 (skipped) if not permitted.
 # The renewal of a read-only volume inside its window is in
-# edge_cases.sh (ro_renew_window).
+# each_bad_input_handled.sh (ro_renew_window).
 # Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD, KMTLS_TOOL, lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hardening-lib.sh"

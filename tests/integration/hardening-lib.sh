@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # the variables are the sourcing scripts'
 # Helpers shared by the hardening tests: bad_inputs_fail_closed.sh,
-# edge_cases.sh, faults_leave_volume_whole.sh, volume_swap_reads_one_side.sh,
+# each_bad_input_handled.sh, faults_leave_volume_whole.sh, volume_swap_reads_one_side.sh,
 # secrets_stay_out_of_logs.sh, valgrind_finds_no_errors.sh. Sourced
 # after lib.sh. Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD,
 # KMTLS_TOOL, and lib.sh's.

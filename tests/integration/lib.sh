@@ -82,7 +82,7 @@ peer() { env -u LD_PRELOAD "$PEER" "$@"; }
 # test with SIGKILL, which no trap sees): the watchdog waits for EOF on a
 # pipe, fd $WATCHDOG, that only this script and its short-lived children hold
 # (start a long-lived one with {WATCHDOG}>&-), then stops the peer, unmounts
-# what the script mounted under $WORK/mnt* (faults_leave_volume_whole.sh, edge_cases.sh) and
+# what the script mounted under $WORK/mnt* (faults_leave_volume_whole.sh, each_bad_input_handled.sh) and
 # removes the work dir, never across a mount still there.
 start_peer_in() {
   local name=$1 n=$2 label=$3 rc=1

@@ -21,7 +21,7 @@
 
 #include "enrol_internal.h"
 #include "kafka-mtls.h"
-#include "kmtls/issuer_enrol.h"
+#include "kmtls/issuer.h"
 #include "testutil.h"
 #include "testutil_ossl.h"
 

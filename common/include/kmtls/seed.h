@@ -35,6 +35,8 @@ extern const char *const km_seed_store_exts[];
 /* The name of one of ALIAS's files into out; ext is a store's ending (NULL:
  * "jks"), ignored for the others. 1, or 0 if it does not fit. */
 int km_seed_name(km_seed_file f, const char *alias, const char *ext, char *out, size_t n);
+/* The same as a path: "VOLUME/NAME" into out. 1, or 0 if it does not fit. */
+int km_seed_path(km_seed_file f, const char *volume, const char *alias, const char *ext, char *out, size_t n);
 
 /* For "ALIAS.keystore.EXT" / "ALIAS.truststore.EXT" (the first such
  * marker counts): 1 with *kind, the alias's length and the ending (any,

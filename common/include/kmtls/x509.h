@@ -13,6 +13,11 @@ void km_serial_hex(const X509 *x, char *buf, size_t n);
 int km_time_of(const ASN1_TIME *t, time_t *out);
 /* A validity date as openssl prints it ("Feb 25 21:57:00 2026 GMT"), "" if unreadable. */
 void km_time_text(const ASN1_TIME *t, char *buf, size_t n);
+/* Where now stands in x's validity: the one rule for "is it current".
+ * EXPIRED at or after notAfter (and when it cannot be read), NOT_YET
+ * before notBefore. */
+typedef enum km_validity { KM_VALID_NOW = 0, KM_VALID_NOT_YET, KM_VALID_EXPIRED } km_validity;
+km_validity km_cert_validity(const X509 *x, time_t now);
 /* A name in RFC 2253 form ("CN=a,O=b"), "" if it cannot be printed. */
 void km_name_text(const X509_NAME *name, char *buf, size_t n);
 /* The only CN of name as UTF-8 into buf[n]; 0 when it has none, several,

@@ -1,7 +1,7 @@
 /*
  * kmtls-transport: the TLS layer under an unmodified librdkafka client, with
- * credentials that can be replaced while the client runs (issue 12, live
- * rotation). The only public header of the library; everything else in
+ * credentials that can be replaced while the client runs (live rotation).
+ * The only public header of the library; everything else in
  * transport/ is private.
  *
  * librdkafka runs in plaintext. Its connect_cb calls km_transport_connect(),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# edge_cases.sh CASE: one bad input each, registered as its own test in
+# each_bad_input_handled.sh CASE: one bad input each, registered as its own test in
 # tests/meson.build under the name of the behaviour it checks:
 #   ca_key_readable     the CA key is readable by group/others and that is
 #                       allowed (--allow-insecure-ca-key,
@@ -25,7 +25,7 @@
 # Env from meson: KMTLS_PLUGIN, KMTLS_PEER_DIR, KMOCKD, KMTLS_TOOL, lib.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hardening-lib.sh"
-CASE=${1:?usage: edge_cases.sh CASE}
+CASE=${1:?usage: each_bad_input_handled.sh CASE}
 P12=$VOL/client-p12
 
 case $CASE in

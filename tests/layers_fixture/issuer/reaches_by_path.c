@@ -1,0 +1,2 @@
+/* Reaches a private header of provider/ by a relative path: refused. */
+#include "../provider/volume.h"

@@ -1,0 +1,2 @@
+/* The same with angle brackets: refused. */
+#include <../provider/volume.h>
