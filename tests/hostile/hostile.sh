@@ -39,7 +39,7 @@ symlink_in_shared_dir)
   mkdir -m 750 "$BOX/rootdir"          # root's: e.g. /etc/sudoers.d
   as_other ln -s "$BOX/rootdir" "$BOX/shared/client9"
   tool_fails "kafka-mtls issue into a symlink the other user planted in a 1777 directory: refused" \
-    "client9: a symlink owned by $OTHER .* in a directory others can write" "$BOX/rootdir" \
+    "client9: a symlink owned by $OTHER \\(uid [0-9]+\\), not by this user" "$BOX/rootdir" \
     issue "$BOX/shared/client9" "${TOOL_CA[@]}" --key-type ec:P-256
   [[ -z $(files_in "$BOX/rootdir") ]] && ok "nothing written into the symlink's target" ||
     fail "written into the target: $(files_in "$BOX/rootdir")"
@@ -55,7 +55,7 @@ symlink_above_volume)
   mkdir -m 750 "$BOX/rootdir"
   as_other ln -s "$BOX/rootdir" "$BOX/shared/vols"   # planted above the volume, not at it
   tool_fails "kafka-mtls issue into VOLUME under a symlink the other user planted: refused, naming the link" \
-    "vols: a symlink owned by $OTHER .* in a directory others can write" "$BOX/rootdir" \
+    "vols: a symlink owned by $OTHER \\(uid [0-9]+\\), not by this user" "$BOX/rootdir" \
     issue "$BOX/shared/vols/c1" "${TOOL_CA[@]}" --key-type ec:P-256
   [[ -z $(files_in "$BOX/rootdir") ]] && ok "nothing made in the symlink's target" ||
     fail "made in the target: $(files_in "$BOX/rootdir")"
@@ -66,6 +66,41 @@ symlink_above_volume)
   out=$(tool issue "$BOX/shared/mine/c2" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1) &&
     [[ -f $BOX/rootdir/c2/c2_creds ]] && ok "a link owned by root in the same directory is followed" ||
     fail "root's own link was not followed" "$out"
+  ;;
+symlink_in_users_dir)
+  # not a shared directory: one the other user owns, writable by no one
+  # else; its owner chooses where the links in it lead
+  need_other_user
+  chmod 755 "$WORK" "$BOX"
+  mkdir -m 755 "$BOX/home"; chown "$OTHER:$OTHER" "$BOX/home"
+  mkdir -m 750 "$BOX/rootdir"          # root's: e.g. /etc/sudoers.d
+  as_other ln -s "$BOX/rootdir" "$BOX/home/vol"
+  tool_fails "kafka-mtls issue into a symlink in a 0755 directory the other user owns: refused, naming the link and its owner" \
+    "home/vol: a symlink owned by $OTHER \\(uid [0-9]+\\), not by this user" "$BOX/rootdir" \
+    issue "$BOX/home/vol" "${TOOL_CA[@]}" --key-type ec:P-256
+  tool_fails "the same with --force: refused" "home/vol: a symlink owned by $OTHER" "$BOX/rootdir" \
+    issue "$BOX/home/vol" "${TOOL_CA[@]}" --key-type ec:P-256 --force
+  [[ -z $(files_in "$BOX/rootdir") ]] && ok "nothing written into the symlink's target" ||
+    fail "written into the target: $(files_in "$BOX/rootdir")"
+  start_peer
+  client_fails "a plugin client with a CA on that symlink: fails closed, naming the link and its owner" \
+    "home/vol: a symlink owned by $OTHER \\(uid [0-9]+\\)" "$BOX/rootdir" -X "mtls.volume=$BOX/home/vol" "${CA[@]}"
+  [[ -z $(files_in "$BOX/rootdir") ]] && ok "still nothing in the target" ||
+    fail "written into the target: $(files_in "$BOX/rootdir")"
+  # root's own link in the other user's directory: the directory's owner
+  # can rename any link there into place
+  ln -s "$BOX/rootdir" "$BOX/home/mine"
+  tool_fails "a link of root's in the other user's directory: refused, naming the directory's owner" \
+    "home/mine: a symlink in a directory owned by $OTHER" "$BOX/rootdir" \
+    issue "$BOX/home/mine" "${TOOL_CA[@]}" --key-type ec:P-256
+  # a volume to be made inside the other user's directory
+  tool_fails "a volume to be created in the other user's directory: refused" \
+    "home/new: to be created in a directory owned by $OTHER" "$BOX/home" \
+    issue "$BOX/home/new" "${TOOL_CA[@]}" --key-type ec:P-256
+  [[ ! -e $BOX/home/new ]] && ok "not created" || fail "created: $(ls -ld "$BOX/home/new")"
+  client_fails "a plugin client with a CA and a volume to be created there: refused" \
+    "home/new: to be created in a directory owned by $OTHER" "$BOX/home" -X "mtls.volume=$BOX/home/new" "${CA[@]}"
+  [[ ! -e $BOX/home/new ]] && ok "still not created" || fail "created: $(ls -ld "$BOX/home/new")"
   ;;
 volume_owned_by_another_user)
   need_other_user
