@@ -124,7 +124,7 @@ static int parse(int argc, char **argv, issue_opts *o)
                 return usage_error("--enrol-timeout-ms '%s': expected 1 to 600000", optarg);
             break;
         }
-        case O_CA_KEY_PW: o->ca_key_password_file = o->rq.ca_key_password_file = optarg; break;
+        case O_CA_KEY_PW: o->ca_key_password_file = optarg; break;
         case O_ALIAS: o->rq.alias = optarg; break;
         case O_SUBJECT: o->rq.subject = optarg; break;
         case O_SAN: o->rq.san = optarg; break;
@@ -289,12 +289,13 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         fprintf(stderr, "kafka-mtls issue: warning: the renew window (--renew-before %s) covers the whole "
                 "lifetime of the certificate: every run will renew it\n",
                 o->renew_before ? o->renew_before : "");
+    /* a CA key's warning was printed before the volume was looked at */
+    if (res.warning[0] != '\0' && o->rq.ca_key == NULL)
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     if (before.state == KM_VOL_FRESH)
         snprintf(why, sizeof(why), "--force; serial %s replaced", before.serial);
     else
         snprintf(why, sizeof(why), "%s", before.why);
-    if (res.warning[0] != '\0')
-        fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     /* nothing readable was there before: a first issuance, whatever it replaced */
     print_issued(before.state == KM_VOL_MISSING || before.state == KM_VOL_WRITING ||
                          before.state == KM_VOL_UNREADABLE
@@ -304,6 +305,33 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     if (service[0] != '\0')
         printf("  service     %s\n", service);
     return KM_EXIT_OK;
+}
+
+static int ca_files_ok(issue_opts *o, km_secret *ca_pw)
+{
+    km_status st = { 0 };
+    char warning[sizeof(((km_issue_result *)0)->warning)] = "";
+
+    if (o->rq.ca_key != NULL &&
+        !km_ca_file_check(o->rq.ca_key, "CA key", o->rq.ca_key_insecure_ok, o->rq.ca_key_insecure_option, warning,
+                          sizeof(warning), &st)) {
+        fprintf(stderr, "kafka-mtls issue: --ca-key: %s\n", st.msg);
+        return 0;
+    }
+    if (warning[0] != '\0')
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", warning);
+    warning[0] = '\0';
+    if (o->ca_key_password_file != NULL) {
+        if (!km_ca_password_read(o->ca_key_password_file, o->rq.ca_key_insecure_ok, o->rq.ca_key_insecure_option,
+                                 ca_pw, warning, sizeof(warning), &st)) {
+            fprintf(stderr, "kafka-mtls issue: --ca-key-password-file: %s\n", st.msg);
+            return 0;
+        }
+        o->rq.ca_key_password = ca_pw->data;
+    }
+    if (warning[0] != '\0')
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", warning);
+    return 1;
 }
 
 int km_cmd_issue(int argc, char **argv)
@@ -316,11 +344,10 @@ int km_cmd_issue(int argc, char **argv)
     if (rc != KM_EXIT_OK)
         return rc < 0 ? KM_EXIT_OK : rc;   /* -1: --help was printed */
     rc = KM_EXIT_FAIL;
-    if (o.ca_key_password_file != NULL) {
-        if (!km_cli_password_file(o.ca_key_password_file, "--ca-key-password-file", &ca_pw))
-            goto done;
-        o.rq.ca_key_password = ca_pw.data;
-    }
+    /* the CA key and its password file are judged on every run, a fresh
+     * volume's too, not only when a certificate is issued */
+    if (!ca_files_ok(&o, &ca_pw))
+        goto done;
     if (o.password_file != NULL) {
         if (!km_cli_password_file(o.password_file, "--password-file", &store_pw))
             goto done;

@@ -422,6 +422,39 @@ ca_key_permissions)
   chmod 600 "$CAF/ca.key"; chmod 644 "$CAF/ca.pass"
   tool_fails "a 0644 CA key password file: refused too" "ca.pass is readable by group or others" "$BOX/perm" \
     issue "$BOX/perm" "${TOOL_CA[@]}" --key-type ec:P-256
+  client_fails "the plugin with a 0644 ca.pass: fails closed naming the property and mtls.ca.key.insecure.ok" \
+    "mtls.ca.key.password.file: CA key password file .*ca.pass is readable by group or others .*mtls.ca.key.insecure.ok" \
+    "$BOX/perm" -X "mtls.volume=$BOX/perm" "${CA[@]}"
+  [[ $(files_in "$BOX/perm") == "" || $(files_in "$BOX/perm") == ".kafka-mtls.lock " ]] &&
+    ok "still nothing issued" || fail "issued: $(files_in "$BOX/perm")"
+  chmod 600 "$CAF/ca.pass"
+  # a healthy volume, nothing to issue: a readable key is refused when the
+  # client is made (and on every run of the command), not at the renewal
+  # months later
+  mkvol "$BOX/healthy" "$VOL/client-p12"
+  mkdir -m 700 "$BOX/fresh"
+  out=$(tool issue "$BOX/fresh" "${TOOL_CA[@]}" --key-type ec:P-256 2>&1) || { fail "issue" "$out"; exit 1; }
+  chmod 644 "$CAF/ca.key"
+  client_fails "a healthy volume, a 0644 CA key: the client is refused at creation" \
+    "mtls.ca.key.location: CA key .*ca.key is readable by group or others .*mtls.ca.key.insecure.ok" \
+    "$BOX/healthy" -X "mtls.volume=$BOX/healthy" "${CA[@]}"
+  tool_fails "kafka-mtls issue on a fresh volume (nothing to issue), a 0644 CA key: refused" \
+    "--ca-key: CA key .*ca.key is readable by group or others" "$BOX/fresh" issue "$BOX/fresh" "${TOOL_CA[@]}"
+  chmod 600 "$CAF/ca.key"
+  # owned by another user: its owner reads it whatever its mode says, and
+  # no option allows that
+  need_other_user
+  for f in ca.key ca.pass; do
+    chown "$OTHER" "$CAF/$f"
+    tool_fails "$f owned by $OTHER (mode 0600): kafka-mtls issue refuses it, naming the owner" \
+      "$f: owned by $OTHER \\(uid [0-9]+\\)" "$BOX/perm" issue "$BOX/perm" "${TOOL_CA[@]}" --allow-insecure-ca-key
+    client_fails "$f owned by $OTHER: the plugin refuses it at creation, even with mtls.ca.key.insecure.ok=true" \
+      "$f: owned by $OTHER \\(uid [0-9]+\\)" "$BOX/healthy" -X "mtls.volume=$BOX/healthy" "${CA[@]}" \
+      -X mtls.ca.key.insecure.ok=true
+    chown root "$CAF/$f"
+  done
+  [[ $(files_in "$BOX/perm") == "" || $(files_in "$BOX/perm") == ".kafka-mtls.lock " ]] &&
+    ok "nothing issued with any of them" || fail "issued: $(files_in "$BOX/perm")"
   ;;
 
 # ---- surprises a user would report
