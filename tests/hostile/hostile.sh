@@ -216,15 +216,32 @@ key_gone_after_clients)
   # the regular build
   [[ ${LD_PRELOAD:-} == *libasan* ]] && skip "a core dump under ASan says nothing of our memory (runs in the regular build)"
   mkvol "$BOX/k1" "$VOL/client-p12"
-  key=$(openssl pkcs12 -in "$BOX/k1/k1.keystore.jks" -passin "file:$BOX/k1/k1_creds" -nocerts -nodes 2>/dev/null |
-        sed -n '/BEGIN/,/END/p' | sed -n 2p)   # the first base64 line of the PKCS#8 key
+  openssl pkcs12 -in "$BOX/k1/k1.keystore.jks" -passin "file:$BOX/k1/k1_creds" -nocerts -nodes 2>/dev/null |
+    sed -n '/BEGIN/,/END/p' >"$WORK/k1.pem"
+  key=$(sed -n 2p "$WORK/k1.pem")   # the first base64 line of the PKCS#8 key
   [[ -n $key ]] || { fail "cannot read the fixture's key"; exit 1; }
+  # 32 bytes of the key's DER from a secret field (RSA: the private
+  # exponent, EC: the private scalar), as they are in its PKCS#8 form: a
+  # decoded key holds them as a BIGNUM's little-endian words, so a match is
+  # a copy of the encoded key, its PEM decoded or its PKCS#12 bag decrypted
+  openssl pkey -in "$WORK/k1.pem" -outform DER -out "$WORK/k1.der" 2>/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$WORK/k1.pem" -outform DER -out "$WORK/k1.p8" 2>/dev/null
+  # RSAPrivateKey: version, n, e, d (the 5th line); ECPrivateKey: version, the scalar (the 3rd)
+  if openssl asn1parse -inform DER -in "$WORK/k1.p8" | grep -q ':rsaEncryption'; then field=5; else field=3; fi
+  read -r off hl len < <(openssl asn1parse -inform DER -in "$WORK/k1.der" | sed -n "${field}p" |
+    sed -E 's/^ *([0-9]+):d=[0-9]+ +hl=([0-9]+) +l= *([0-9]+).*/\1 \2 \3/')
+  (( len >= 32 )) || { fail "the key's secret field is shorter than 32 bytes"; exit 1; }
+  der=$(dd if="$WORK/k1.der" bs=1 skip=$((off + hl + (len - 32) / 2)) count=32 2>/dev/null | xxd -p | tr -d '\n')
+  [[ ${#der} == 64 ]] && grep -q "$der" <(xxd -p "$WORK/k1.p8" | tr -d '\n') ||
+    { fail "32 bytes of the key's secret field, as its PKCS#8 DER holds them (${#der} hex digits)"; exit 1; }
   start_peer
-  out=$(KMTLS_VOL=$BOX/k1 KMTLS_B=$B KMTLS_CORE=$WORK/core timeout -k 5 120 /usr/bin/python3 - <<'PY' 2>&1
+  for rotation in restart live; do
+    out=$(KMTLS_VOL=$BOX/k1 KMTLS_B=$B KMTLS_CORE=$WORK/core-$rotation KMTLS_ROTATION=$rotation \
+          timeout -k 5 120 /usr/bin/python3 - <<'PY2' 2>&1
 import gc, os, subprocess
 from confluent_kafka import Producer
 conf = {"plugin.library.paths": os.environ["KMTLS_PLUGIN"], "mtls.volume": os.environ["KMTLS_VOL"],
-        "bootstrap.servers": os.environ["KMTLS_B"]}
+        "mtls.rotation": os.environ["KMTLS_ROTATION"], "bootstrap.servers": os.environ["KMTLS_B"]}
 def core(name):
     subprocess.run(["gcore", "-o", os.environ["KMTLS_CORE"] + "-" + name, str(os.getpid())], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -237,20 +254,25 @@ for i in range(3):
     gc.collect()
 core("after")
 print("cored")
-PY
+PY2
 ); rc=$?
-  for when in live after; do
-    core=$(ls "$WORK"/core-"$when".* 2>/dev/null | head -n 1)
-    if (( rc == 0 )) && [[ -n $core ]]; then
-      n=$(grep -caF -- "$key" "$core"); p=$(grep -caF -- 'BEGIN PRIVATE KEY' "$core")
-      if [[ $when == live ]]; then
-        (( n == 0 && p == 0 )) && ok "a client alive: its key (PEM or its base64) is not in a core dump" ||
-          fail "a core dump while a client lives holds the key: $n base64 hits, $p PEM headers"
-      else
-        (( n == 0 && p == 0 )) && ok "3 clients made and destroyed: the key (PEM or its base64) is not in the process's core" ||
-          fail "the key is still in memory after its clients: $n base64 hits, $p PEM headers"
-      fi
-    else fail "the client program (rc=$rc)" "$out"; fi
+    for when in live after; do
+      core=$(ls "$WORK"/core-"$rotation-$when".* 2>/dev/null | head -n 1)
+      if (( rc == 0 )) && [[ -n $core ]]; then
+        n=$(grep -caF -- "$key" "$core"); p=$(grep -caF -- 'BEGIN PRIVATE KEY' "$core")
+        d=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(bytes.fromhex(sys.argv[2])))' "$core" "$der")
+        if [[ $when == live ]]; then
+          (( n == 0 && p == 0 && d == 0 )) &&
+            ok "mtls.rotation=$rotation, a client alive: its key (PEM, base64 or DER) is not in a core dump" ||
+            fail "mtls.rotation=$rotation: a core dump while a client lives holds the key: $n base64 hits, $p PEM headers, $d DER hits"
+        else
+          (( n == 0 && p == 0 && d == 0 )) &&
+            ok "mtls.rotation=$rotation, 3 clients made and destroyed: the key (PEM, base64 or DER) is not in the process's core" ||
+            fail "mtls.rotation=$rotation: the key is still in memory after its clients: $n base64 hits, $p PEM headers, $d DER hits"
+        fi
+      else fail "the client program, mtls.rotation=$rotation (rc=$rc)" "$out"; fi
+      rm -f "$core"
+    done
   done
   ;;
 
