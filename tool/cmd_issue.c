@@ -217,7 +217,9 @@ static void print_fresh(const issue_opts *o, const km_vol_check *vc, double tota
     printf("  elapsed     %.0f ms\n", total_ms);
 }
 
-static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
+static int ca_files_ok(issue_opts *o, km_secret *ca_pw);
+
+static int run(issue_opts *o, OSSL_LIB_CTX *libctx, km_secret *ca_pw)
 {
     km_status st = { 0 };
     km_vol_check before = { 0 }, after = { 0 };
@@ -229,9 +231,16 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
 
     if (!km_issue_request_check(&o->rq, &st) ||
         !km_alias_resolve(o->rq.volume, o->rq.alias, alias, sizeof(alias), &st)) {
-        fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
+        char shown[4 * sizeof(st.msg)];
+
+        /* the refusal quotes what was given, control characters and all */
+        fprintf(stderr, "kafka-mtls issue: %s\n", km_cli_safe(st.msg, shown, sizeof(shown)));
         return KM_EXIT_USAGE;
     }
+    /* the CA key and its password file are judged on every run, a fresh
+     * volume's too, not only when a certificate is issued */
+    if (!ca_files_ok(o, ca_pw))
+        return KM_EXIT_FAIL;
     /* SIGINT and SIGTERM keep their default action: they end a wait for
      * the lock at once, and nothing has been written while waiting */
     if (o->force ? !km_volume_lock(o->rq.volume, &o->wait, &lock, &st)
@@ -344,10 +353,6 @@ int km_cmd_issue(int argc, char **argv)
     if (rc != KM_EXIT_OK)
         return rc < 0 ? KM_EXIT_OK : rc;   /* -1: --help was printed */
     rc = KM_EXIT_FAIL;
-    /* the CA key and its password file are judged on every run, a fresh
-     * volume's too, not only when a certificate is issued */
-    if (!ca_files_ok(&o, &ca_pw))
-        goto done;
     if (o.password_file != NULL) {
         if (!km_cli_password_file(o.password_file, "--password-file", &store_pw))
             goto done;
@@ -355,7 +360,7 @@ int km_cmd_issue(int argc, char **argv)
     }
     if ((lc = km_cli_libctx()) == NULL)
         goto done;
-    rc = run(&o, lc->libctx);
+    rc = run(&o, lc->libctx, &ca_pw);
 done:
     km_secret_clear(&ca_pw);
     km_secret_clear(&store_pw);
