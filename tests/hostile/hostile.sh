@@ -130,7 +130,12 @@ stores_present_creds_missing)
   (cd "$BOX/cwd" && exec timeout -k 5 60 kcat "${PLUG[@]}" -X "mtls.volume=$BOX/sc" "${CA[@]}" -X mtls.wait.ms=30000 \
      -b "$B" -L -m 10) >"$WORK/waiting.out" 2>&1 & pid=$!
   # ready: kcat (timeout's child) watches the volume (an inotify descriptor) for the writer
-  watching() { local k; for k in $(pgrep -P "$pid"); do ls -l "/proc/$k/fd" 2>/dev/null | grep -q inotify && return 0; done; return 1; }
+  # (the children from /proc: pgrep hangs under the ASan preload)
+  watching() {
+    local k; for k in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+      ls -l "/proc/$k/fd" 2>/dev/null | grep -q inotify && return 0
+    done; return 1
+  }
   for _ in $(seq 1500); do watching && break; sleep 0.02; done
   watching || fail "the client never waited for the writer" "$(cat "$WORK/waiting.out")"
   mv "$WORK/sc_creds.later" "$BOX/sc/sc_creds"
