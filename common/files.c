@@ -22,6 +22,14 @@ static int open_failed(const char *shown, const char *what, unsigned flags, km_s
 int km_read_file_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
                     unsigned flags, unsigned char **buf, size_t *len, km_status *st)
 {
+    struct stat sb;
+
+    return km_read_file_stat_at(dirfd, name, shown, what, max, flags, buf, len, &sb, st);
+}
+
+int km_read_file_stat_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
+                         unsigned flags, unsigned char **buf, size_t *len, struct stat *sbp, km_status *st)
+{
     unsigned char *data;
     struct stat sb;
     size_t got = 0;
@@ -75,5 +83,6 @@ int km_read_file_at(int dirfd, const char *name, const char *shown, const char *
     data[got] = '\0';
     *buf = data;
     *len = got;
+    *sbp = sb;
     return 1;
 }

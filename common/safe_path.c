@@ -48,24 +48,52 @@ int km_safe_owner(const char *shown, const char *what, unsigned uid, km_status *
                    user_name(uid, name, sizeof(name)), uid, (unsigned)geteuid());
 }
 
+/* Whether only trusted users can change what names in the directory dirfd
+ * lead to: it is owned by the effective user or root, and no one else can
+ * write it, or it is sticky (as /tmp, or a Kubernetes secret volume: there
+ * only an entry's owner, the directory's owner or root may rename or remove
+ * it). 1, or 0 with st set (INSECURE) saying why, about shown (holding it). */
+static int dir_trusted(int dirfd, const char *shown, const char *held, km_status *st)
+{
+    struct stat dir;
+    char owner[256];
+
+    if (fstat(dirfd, &dir) != 0)
+        return km_fail_errno(st, KAFKA_MTLS_R_READ_FAILED, errno, "%s: the directory holding it", shown);
+    if (!trusted_uid((unsigned)dir.st_uid))
+        return km_fail(st, KAFKA_MTLS_R_INSECURE,
+                       "%s: %s in a directory owned by %s (uid %u), not by this user (uid %u) or root: "
+                       "refused (the directory's owner can put anything in its place)", shown, held,
+                       user_name((unsigned)dir.st_uid, owner, sizeof(owner)), (unsigned)dir.st_uid,
+                       (unsigned)geteuid());
+    if ((dir.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(dir.st_mode & S_ISVTX))
+        return km_fail(st, KAFKA_MTLS_R_INSECURE,
+                       "%s: %s in a directory others can write (mode %04o, not sticky): refused (anyone who "
+                       "can write there can put anything in its place)", shown, held,
+                       (unsigned)(dir.st_mode & 07777));
+    return 1;
+}
+
 int km_safe_link_at(int dirfd, const char *name, const char *shown, km_status *st)
 {
-    struct stat link, dir;
+    struct stat link;
     char owner[256];
 
     if (fstatat(dirfd, name, &link, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(link.st_mode))
         return 1; /* absent or no symlink: the open that follows says what it is */
-    if (trusted_uid((unsigned)link.st_uid))
-        return 1;
-    if (fstat(dirfd, &dir) != 0)
-        return km_fail_errno(st, KAFKA_MTLS_R_READ_FAILED, errno, "%s: the directory holding it", shown);
-    if ((dir.st_mode & (S_IWGRP | S_IWOTH)) == 0)
-        return 1; /* only its owner (or root) could have put it there */
-    return km_fail(st, KAFKA_MTLS_R_INSECURE,
-                   "%s: a symlink owned by %s (uid %u), in a directory others can write (mode %04o): "
-                   "not followed (anyone who can write there could have planted it)", shown,
-                   user_name((unsigned)link.st_uid, owner, sizeof(owner)), (unsigned)link.st_uid,
-                   (unsigned)(dir.st_mode & 07777));
+    if (!trusted_uid((unsigned)link.st_uid))
+        return km_fail(st, KAFKA_MTLS_R_INSECURE,
+                       "%s: a symlink owned by %s (uid %u), not by this user (uid %u) or root: not followed "
+                       "(whoever owns a link chooses where it leads)", shown,
+                       user_name((unsigned)link.st_uid, owner, sizeof(owner)), (unsigned)link.st_uid,
+                       (unsigned)geteuid());
+    /* a hard link to someone's symlink, made where others can write, is
+     * not that someone putting it there */
+    if (link.st_nlink > 1)
+        return km_fail(st, KAFKA_MTLS_R_INSECURE,
+                       "%s: a symlink with %lu hard links: not followed (anyone could have linked it there)",
+                       shown, (unsigned long)link.st_nlink);
+    return dir_trusted(dirfd, shown, "a symlink", st);
 }
 
 /* Appends "/" comp to shown (the path as walked, for messages). */
@@ -92,6 +120,10 @@ static int step(int *cur, const char *comp, char *rest, char *shown, const char 
         if (errno != ENOENT || !(flags & KM_SAFE_CREATE) || made)
             return km_fail_errno(st, errno == ENOENT ? KAFKA_MTLS_R_NOT_FOUND : KAFKA_MTLS_R_READ_FAILED, errno,
                                  "%s %s", what, shown);
+        /* a directory made where someone else decides what names lead to
+         * would be theirs to replace */
+        if (!dir_trusted(*cur, shown, "to be created", st))
+            return 0;
         if (mkdirat(*cur, comp, 0700) != 0 && errno != EEXIST)
             return km_fail_errno(st, KAFKA_MTLS_R_WRITE_FAILED, errno, "%s %s: cannot create it", what, shown);
     }

@@ -94,6 +94,13 @@ static int lifetime_ok(const km_settings *s, km_issue_request *rq, char *errstr,
     return 1;
 }
 
+#define CA_INSECURE_OPTION KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK "=true"
+
+static int ca_insecure_ok(const km_settings *s)
+{
+    return s->ca_key_insecure_ok != NULL && strcmp(s->ca_key_insecure_ok, "true") == 0;
+}
+
 /* With the volume lock held, check saying why it needs a certificate. */
 static int issue_locked(const km_settings *s, const km_vol_check *check, char *issued, size_t issued_size,
                         char *errstr, size_t n)
@@ -110,7 +117,9 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
 
     if (!km_issue_target_of(s, &t, errstr, n))
         return 0;
-    if (!optional_password(s->ca_key_password == NULL ? s->ca_key_password_file : NULL, &ca_pw, &st) ||
+    if ((s->ca_key_password == NULL && s->ca_key_password_file != NULL &&
+         !km_ca_password_read(s->ca_key_password_file, ca_insecure_ok(s), CA_INSECURE_OPTION, &ca_pw, NULL, 0,
+                              &st)) ||
         !store_password(s, &store_pw, &store, &st)) {
         snprintf(errstr, n, "kafka-mtls: %s", st.msg);
         goto done;
@@ -121,9 +130,8 @@ static int issue_locked(const km_settings *s, const km_vol_check *check, char *i
     rq.ca_cert = s->ca_cert;
     rq.ca_key = s->ca_key;
     rq.ca_key_password = s->ca_key_password != NULL ? s->ca_key_password : ca_pw.data;
-    rq.ca_key_password_file = s->ca_key_password == NULL ? s->ca_key_password_file : NULL;
-    rq.ca_key_insecure_ok = s->ca_key_insecure_ok != NULL && strcmp(s->ca_key_insecure_ok, "true") == 0;
-    rq.ca_key_insecure_option = KAFKA_MTLS_PROP_CA_KEY_INSECURE_OK "=true";
+    rq.ca_key_insecure_ok = ca_insecure_ok(s);
+    rq.ca_key_insecure_option = CA_INSECURE_OPTION;
     rq.subject = s->subject;
     rq.san = s->san;
     rq.key_type = s->key_type;
@@ -295,6 +303,36 @@ static int warn_other_ca(rd_kafka_t *rk, const km_settings *s, const km_pem_bund
     return 1;
 }
 
+/* A CA key (or its password file) anyone else can read is refused when
+ * the client is made, not first when a renewal is due; one allowed by
+ * mtls.ca.key.insecure.ok is logged. */
+static int ca_files_ok(rd_kafka_t *rk, const km_settings *s, char *errstr, size_t n)
+{
+    const struct {
+        const char *property, *path, *what;
+    } files[] = {
+        { KAFKA_MTLS_PROP_CA_KEY_LOCATION, s->ca_key, "CA key" },
+        { KAFKA_MTLS_PROP_CA_KEY_PASSWORD_FILE, s->ca_key_password == NULL ? s->ca_key_password_file : NULL,
+          "CA key password file" },
+    };
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        km_status st = { 0 };
+        char warning[512] = "";
+
+        if (files[i].path == NULL)
+            continue;
+        if (!km_ca_file_check(files[i].path, files[i].what, ca_insecure_ok(s), CA_INSECURE_OPTION, warning,
+                              sizeof(warning), &st)) {
+            snprintf(errstr, n, "kafka-mtls: %s: %s", files[i].property, st.msg);
+            return 0;
+        }
+        if (warning[0] != '\0')
+            warn(rk, s, "kafka-mtls: %s: warning: %s", files[i].property, warning);
+    }
+    return 1;
+}
+
 int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errstr, size_t n)
 {
     int issuer = km_is_issuer(s), reason = 0, state;
@@ -316,6 +354,8 @@ int km_obtain(rd_kafka_t *rk, const km_settings *s, km_pem_bundle *b, char *errs
     if (!km_enrol_config_ok(s, errstr, n))
         return 0;
     if (!issuance_config_ok(s, errstr, n))
+        return 0;
+    if (s->ca_cert != NULL && s->ca_key != NULL && !ca_files_ok(rk, s, errstr, n))
         return 0;
     /* a volume not made yet is made by the issuer; ssl.keystore.location
      * names its directory and alias */

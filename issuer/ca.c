@@ -16,15 +16,13 @@
 #include "kmtls/pem.h"
 #include "kmtls/x509.h"
 
-#define MAX_PEM (256u << 10)
-
 STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
     STACK_OF(X509) *certs;
 
-    if (!km_read_file_at(AT_FDCWD, path, path, what, MAX_PEM, 0, &buf, &len, st))
+    if (!km_read_file_at(AT_FDCWD, path, path, what, KM_CA_MAX_FILE, 0, &buf, &len, st))
         return NULL;
     certs = km_pem_certs(libctx, buf, len, NULL);
     OPENSSL_free(buf);
@@ -48,14 +46,18 @@ X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what,
     return x;
 }
 
-static EVP_PKEY *read_key(OSSL_LIB_CTX *libctx, const char *path, const char *password, km_status *st)
+/* The key is judged (ca_files.c) by the descriptor it is read through. */
+static EVP_PKEY *read_key(const km_issue_request *rq, char *warning, size_t n, km_status *st)
 {
+    OSSL_LIB_CTX *libctx = rq->libctx;
+    const char *path = rq->ca_key, *password = rq->ca_key_password;
     unsigned char *buf = NULL;
     size_t len = 0;
     int asked = 0;
     EVP_PKEY *key;
 
-    if (!km_read_file_at(AT_FDCWD, path, path, "CA key", MAX_PEM, 0, &buf, &len, st))
+    if (!km_ca_file_read(path, "CA key", KM_CA_MAX_FILE, rq->ca_key_insecure_ok, rq->ca_key_insecure_option, &buf,
+                         &len, warning, n, st))
         return NULL;
     ERR_set_mark();
     key = km_pem_private_key(libctx, buf, len, password, password != NULL ? strlen(password) : 0, &asked);
@@ -121,9 +123,11 @@ static int check_chain(const char *path, const km_ca *ca, km_status *st)
     return 1;
 }
 
-int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path,
-               const char *password, time_t now, km_ca *ca, km_status *st)
+int km_ca_load(const km_issue_request *rq, time_t now, km_ca *ca, char *warning, size_t n, km_status *st)
 {
+    OSSL_LIB_CTX *libctx = rq->libctx;
+    const char *cert_path = rq->ca_cert, *key_path = rq->ca_key;
+
     memset(ca, 0, sizeof(*ca));
     if (cert_path == NULL || key_path == NULL)
         return km_fail(st, KAFKA_MTLS_R_BAD_REQUEST, "a CA certificate and a CA key are both needed");
@@ -132,7 +136,7 @@ int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path
     ca->cert = sk_X509_shift(ca->chain);
     ca->anchor = sk_X509_num(ca->chain) > 0 ? sk_X509_value(ca->chain, sk_X509_num(ca->chain) - 1) : ca->cert;
     if (!check_ca(cert_path, ca->cert, now, st) || !check_chain(cert_path, ca, st) ||
-        (ca->key = read_key(libctx, key_path, password, st)) == NULL)
+        (ca->key = read_key(rq, warning, n, st)) == NULL)
         goto fail;
     ERR_set_mark();
     if (!X509_check_private_key(ca->cert, ca->key)) {

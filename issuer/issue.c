@@ -356,8 +356,8 @@ int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st)
     if (!check_request(rq, &ks, st) || !alias_of(rq, &nm, st) ||
         !build_names(rq, nm.alias, &name, &san, st))
         goto done;
-    if (!km_ca_files_private(rq, warning, sizeof(warning), st) ||
-        !km_ca_load(rq->libctx, rq->ca_cert, rq->ca_key, rq->ca_key_password, now, &ca, st))
+    warning[0] = '\0';
+    if (!km_ca_load(rq, now, &ca, warning, sizeof(warning), st))
         goto done;
     keygen_ms = km_now_ms();
     key = km_key_generate(rq->libctx, &ks, st);

@@ -38,8 +38,9 @@ typedef struct km_ca {
 X509 *km_read_cert_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st);
 /* Every certificate of a PEM file, in file order (at least one). */
 STACK_OF(X509) *km_read_certs_pem(OSSL_LIB_CTX *libctx, const char *path, const char *what, km_status *st);
-int km_ca_load(OSSL_LIB_CTX *libctx, const char *cert_path, const char *key_path,
-               const char *password, time_t now, km_ca *ca, km_status *st);
+/* rq's CA (ca_cert, ca_key, ca_key_password, libctx), its key read and
+ * judged as km_ca_file_read does (warning: "" or what was allowed). */
+int km_ca_load(const km_issue_request *rq, time_t now, km_ca *ca, char *warning, size_t n, km_status *st);
 void km_ca_clear(km_ca *ca);
 
 /* certificate.c: the leaf. */
@@ -101,10 +102,12 @@ int km_volume_lock_until(const char *volume, int exclusive, double deadline, con
 /* lifetime.c: seconds per duration unit ("d", "h", "m", "s"), 0 for none. */
 long km_duration_unit(const char *unit);
 
-/* ca_files.c: the CA key and its password file readable by no one but
- * their owner, unless rq->ca_key_insecure_ok (then warning says so). 1, or
- * 0 with st set (INSECURE, naming rq->ca_key_insecure_option). */
-int km_ca_files_private(const km_issue_request *rq, char *warning, size_t n, km_status *st);
+/* ca_files.c: the CA key (or its password file, what names it) read into
+ * *buf (free with OPENSSL_clear_free(*buf, *len + 1)) through one
+ * descriptor and judged by its fstat, as km_ca_file_check (kmtls/issuer.h). */
+#define KM_CA_MAX_FILE (256u << 10)
+int km_ca_file_read(const char *path, const char *what, size_t max, int insecure_ok, const char *option,
+                    unsigned char **buf, size_t *len, char *warning, size_t n, km_status *st);
 
 /* "VOLUME/NAME" into buf, for messages. */
 const char *km_path(char *buf, size_t n, const char *volume, const char *name);

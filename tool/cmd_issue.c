@@ -125,7 +125,7 @@ static int parse(int argc, char **argv, issue_opts *o)
                 return usage_error("--enrol-timeout-ms '%s': expected 1 to 600000", optarg);
             break;
         }
-        case O_CA_KEY_PW: o->ca_key_password_file = o->rq.ca_key_password_file = optarg; break;
+        case O_CA_KEY_PW: o->ca_key_password_file = optarg; break;
         case O_ALIAS: o->rq.alias = optarg; break;
         case O_SUBJECT: o->rq.subject = optarg; break;
         case O_SAN: o->rq.san = optarg; break;
@@ -218,7 +218,9 @@ static void print_fresh(const issue_opts *o, const km_vol_check *vc, double tota
     printf("  elapsed     %.0f ms\n", total_ms);
 }
 
-static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
+static int ca_files_ok(issue_opts *o, km_secret *ca_pw);
+
+static int run(issue_opts *o, OSSL_LIB_CTX *libctx, km_secret *ca_pw)
 {
     km_status st = { 0 };
     km_vol_check before = { 0 }, after = { 0 };
@@ -230,7 +232,10 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
 
     if (!km_issue_request_check(&o->rq, &st) ||
         !km_alias_resolve(o->rq.volume, o->rq.alias, alias, sizeof(alias), &st)) {
-        fprintf(stderr, "kafka-mtls issue: %s\n", st.msg);
+        char shown[4 * sizeof(st.msg)];
+
+        /* the refusal quotes what was given, control characters and all */
+        fprintf(stderr, "kafka-mtls issue: %s\n", km_cli_safe(st.msg, shown, sizeof(shown)));
         return KM_EXIT_USAGE;
     }
     /* --wait bounds the whole run with a CA service: the lock wait and
@@ -242,6 +247,10 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         if (o->wait.ms > 0)
             o->wait.until = o->enrol.deadline_ms;
     }
+    /* the CA key and its password file are judged on every run, a fresh
+     * volume's too, not only when a certificate is issued */
+    if (!ca_files_ok(o, ca_pw))
+        return KM_EXIT_FAIL;
     /* SIGINT and SIGTERM keep their default action: they end a wait for
      * the lock at once, and nothing has been written while waiting */
     if (o->force ? !km_volume_lock(o->rq.volume, &o->wait, &lock, &st)
@@ -299,12 +308,13 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
         fprintf(stderr, "kafka-mtls issue: warning: the renew window (--renew-before %s) covers the whole "
                 "lifetime of the certificate: every run will renew it\n",
                 o->renew_before ? o->renew_before : "");
+    /* a CA key's warning was printed before the volume was looked at */
+    if (res.warning[0] != '\0' && o->rq.ca_key == NULL)
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     if (before.state == KM_VOL_FRESH)
         snprintf(why, sizeof(why), "--force; serial %s replaced", before.serial);
     else
         snprintf(why, sizeof(why), "%s", before.why);
-    if (res.warning[0] != '\0')
-        fprintf(stderr, "kafka-mtls issue: warning: %s\n", res.warning);
     /* nothing readable was there before: a first issuance, whatever it replaced */
     print_issued(before.state == KM_VOL_MISSING || before.state == KM_VOL_WRITING ||
                          before.state == KM_VOL_UNREADABLE
@@ -314,6 +324,33 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx)
     if (service[0] != '\0')
         printf("  service     %s\n", service);
     return KM_EXIT_OK;
+}
+
+static int ca_files_ok(issue_opts *o, km_secret *ca_pw)
+{
+    km_status st = { 0 };
+    char warning[sizeof(((km_issue_result *)0)->warning)] = "";
+
+    if (o->rq.ca_key != NULL &&
+        !km_ca_file_check(o->rq.ca_key, "CA key", o->rq.ca_key_insecure_ok, o->rq.ca_key_insecure_option, warning,
+                          sizeof(warning), &st)) {
+        fprintf(stderr, "kafka-mtls issue: --ca-key: %s\n", st.msg);
+        return 0;
+    }
+    if (warning[0] != '\0')
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", warning);
+    warning[0] = '\0';
+    if (o->ca_key_password_file != NULL) {
+        if (!km_ca_password_read(o->ca_key_password_file, o->rq.ca_key_insecure_ok, o->rq.ca_key_insecure_option,
+                                 ca_pw, warning, sizeof(warning), &st)) {
+            fprintf(stderr, "kafka-mtls issue: --ca-key-password-file: %s\n", st.msg);
+            return 0;
+        }
+        o->rq.ca_key_password = ca_pw->data;
+    }
+    if (warning[0] != '\0')
+        fprintf(stderr, "kafka-mtls issue: warning: %s\n", warning);
+    return 1;
 }
 
 int km_cmd_issue(int argc, char **argv)
@@ -326,11 +363,6 @@ int km_cmd_issue(int argc, char **argv)
     if (rc != KM_EXIT_OK)
         return rc < 0 ? KM_EXIT_OK : rc;   /* -1: --help was printed */
     rc = KM_EXIT_FAIL;
-    if (o.ca_key_password_file != NULL) {
-        if (!km_cli_password_file(o.ca_key_password_file, "--ca-key-password-file", &ca_pw))
-            goto done;
-        o.rq.ca_key_password = ca_pw.data;
-    }
     if (o.password_file != NULL) {
         if (!km_cli_password_file(o.password_file, "--password-file", &store_pw))
             goto done;
@@ -338,7 +370,7 @@ int km_cmd_issue(int argc, char **argv)
     }
     if ((lc = km_cli_libctx()) == NULL)
         goto done;
-    rc = run(&o, lc->libctx);
+    rc = run(&o, lc->libctx, &ca_pw);
 done:
     km_secret_clear(&ca_pw);
     km_secret_clear(&store_pw);

@@ -10,6 +10,11 @@ careless reader seconds of CPU (no key material of value in them):
   DIR/jceks-iterations    the fixtures' JCEKS keystore with its key asking for
                           5,000,000 PBE iterations (trailer recomputed for the
                           store password in $KMTLS_FIXTURES' volume)
+and, to show the caps leave what real tools write alone, stores at them:
+  DIR/at-cap-entries      as many-entries, with 1,024 entries
+  DIR/at-cap-p12          a PKCS#12 (password "changeit") with 100,000 MAC,
+                          key and certificate-safe iterations (openssl pkcs12 -iter)
+(a JCEKS keystore at its cap is written by keytool, in hostile.sh cpu_caps)
 """
 import hashlib
 import os
@@ -32,15 +37,18 @@ def small_cert(tmp):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", key, "-outform", "DER", "-out", crt, "-subj", "/CN=x", "-days", "2"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "x509", "-inform", "DER", "-in", crt, "-out", os.path.join(tmp, "c.pem")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return open(crt, "rb").read()
 
 
-def many_entries(path, der):
+def many_entries(path, der, n=None):
     def entry(i):
         alias = f"e{i}".encode()
         return (struct.pack(">IH", 2, len(alias)) + alias + struct.pack(">QH", 0, 5) + b"X.509" +
                 struct.pack(">I", len(der)) + der)
-    n = (CAP - 12 - 20) // len(entry(99999))
+    if n is None:
+        n = (CAP - 12 - 20) // len(entry(99999))
     body = b"".join(entry(i) for i in range(n))
     data = struct.pack(">III", 0xFEEDFEED, 2, n) + body
     open(path, "wb").write(data + trailer(data, "changeit"))
@@ -67,6 +75,10 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
         many_entries(os.path.join(out, "many-entries"), small_cert(tmp))
+        many_entries(os.path.join(out, "at-cap-entries"), small_cert(tmp), 1024)
+        subprocess.run(["openssl", "pkcs12", "-export", "-iter", "100000", "-inkey", os.path.join(tmp, "k.pem"),
+                        "-in", os.path.join(tmp, "c.pem"), "-passout", "pass:changeit",
+                        "-out", os.path.join(out, "at-cap-p12")], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([sys.executable, os.path.join(here, "..", "fuzz", "regressions", "make-kdf-inputs.py"),
                         tmp, "2000000"], check=True, stdout=subprocess.DEVNULL)
         os.replace(os.path.join(tmp, "fuzz_pkcs12", "timeout-mac-iterations.p12"),

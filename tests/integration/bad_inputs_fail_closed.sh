@@ -230,6 +230,7 @@ tool_fails "empty CA key: kafka-mtls issue refuses, the file named" "CA key $Z/c
   "$V" issue "$V" --ca "$CAF/ca.crt" --ca-key "$Z/ca.key"
 tool_fails "empty CA certificate: kafka-mtls issue refuses, the file named" \
   "CA certificate $Z/ca.crt: .*(empty|no PEM certificate)" "$V" issue "$V" --ca "$Z/ca.crt" --ca-key "$CAF/ca.key"
+chmod 600 "$Z/empty.pw"   # a CA key password file anyone else can read is refused first
 tool_fails "empty --ca-key-password-file: kafka-mtls issue refuses" "empty.pw.*empty" "$V" \
   issue "$V" "${TOOL_CA[@]:0:4}" --ca-key-password-file "$Z/empty.pw"
 client_fails "empty mtls.ca.key.password.file: client not created" "empty.pw.*empty" "$V" \

@@ -34,6 +34,13 @@
 int km_read_file_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
                     unsigned flags, unsigned char **buf, size_t *len, km_status *st);
 
+/* As km_read_file_at, with *sb the fstat of the descriptor the bytes were
+ * read through: what a caller judges the file by, without a second look
+ * that could see another file. */
+struct stat;
+int km_read_file_stat_at(int dirfd, const char *name, const char *shown, const char *what, size_t max,
+                         unsigned flags, unsigned char **buf, size_t *len, struct stat *sb, km_status *st);
+
 /* An absent or empty password file is no password (out stays empty, 1),
  * not an error: for ALIAS_creds an issuer may keep. */
 #define KM_PASSWORD_OPTIONAL 2u
@@ -46,5 +53,10 @@ int km_read_file_at(int dirfd, const char *name, const char *shown, const char *
  */
 int km_read_password_at(int dirfd, const char *name, const char *shown, int missing_reason,
                         unsigned flags, km_secret *out, km_status *st);
+
+/* The password in the bytes of a password file (buf, size: as read), under
+ * the rules of km_read_password_at (KM_PASSWORD_OPTIONAL). 1, or 0 with st. */
+int km_password_parse(const unsigned char *buf, size_t size, const char *shown, unsigned flags, km_secret *out,
+                      km_status *st);
 
 #endif

@@ -3,11 +3,16 @@
  * in it: the one rule for symlinks and ownership, applied where volumes are
  * written (the issuer) and where they are read (the provider's pinning).
  *
- *  - A symlink anywhere on the path is followed only if the directory
- *    holding it is not writable by group or others, or the link itself is
- *    owned by the effective user or root: the kernel's protected_symlinks
- *    rule, extended to group-writable directories and to every component
- *    (a link planted above the volume redirects it as well as one at its end).
+ *  - A symlink anywhere on the path is followed only if the link is owned
+ *    by the effective user or root (and has no second hard link), and the
+ *    directory holding it is owned by the effective user or root and is
+ *    either writable by no one else or sticky (/tmp, a Kubernetes secret
+ *    volume: there only a link's owner can rename or remove it). Whoever
+ *    owns a link chooses where it leads, and whoever else can write its
+ *    directory can put another in its place; a link planted above the
+ *    volume redirects it as well as one at its end.
+ *  - A missing directory is made (KM_SAFE_CREATE) only in a directory
+ *    trusted by that same rule.
  *  - The directory finally opened must be owned by the effective user or
  *    root: whoever owns a volume picks the client's key and trust anchors.
  *  - For writing, it must also not be writable by group or others.
@@ -32,7 +37,7 @@ int km_safe_dir_open(const char *path, const char *what, unsigned flags, km_stat
 /*
  * The symlink rule for one entry of an open directory (shown: its path for
  * messages): 1 if name is no symlink, or one that may be followed; 0 with st
- * set (INSECURE) for a link planted by someone else where others can write.
+ * set (INSECURE) naming the link's owner, or the directory's, or its mode.
  */
 int km_safe_link_at(int dirfd, const char *name, const char *shown, km_status *st);
 

@@ -24,6 +24,7 @@
 #include <openssl/types.h>
 
 #include "kafka-mtls.h"   /* properties, reasons (KAFKA_MTLS_R_BAD_REQUEST ...) */
+#include "kmtls/secret.h" /* km_secret */
 #include "kmtls/status.h" /* km_status */
 #include "kmtls/clock.h"  /* km_now_ms: the clock of km_lock_wait.until, km_svc_request.deadline_ms */
 
@@ -47,11 +48,9 @@ typedef struct km_issue_request {
     const char *ca_cert;           /* CA certificate PEM path: the issuing CA, then its chain up to
                                     * the root (the root is the truststore's anchor) */
     const char *ca_key;            /* CA private key PEM path (may be encrypted) */
-    const char *ca_key_password;   /* NULL if not encrypted */
-    const char *ca_key_password_file; /* the file ca_key_password was read from, or NULL: like the
-                                    * key, it must not be readable by group or others */
-    int ca_key_insecure_ok;        /* allow a CA key or password file readable by group or others
-                                    * (issuance then warns) */
+    const char *ca_key_password;   /* NULL if not encrypted (its file: km_ca_password_read) */
+    int ca_key_insecure_ok;        /* allow a CA key readable by group or others (issuance
+                                    * then warns); see km_ca_file_check */
     const char *ca_key_insecure_option; /* what allows it, for messages ("--allow-insecure-ca-key") */
     const char *subject;           /* NULL = kept from renewing, else "CN=${alias}"; ${alias} and
                                     * ${hostname} expand inside values; "CN=a,O=b" (RFC 4514
@@ -111,6 +110,25 @@ int km_alias_resolve(const char *volume, const char *alias, char *out, size_t n,
  * expired or not yet valid, and a CA key that does not match it.
  */
 int km_issue(const km_issue_request *rq, km_issue_result *res, km_status *st);
+
+/*
+ * The CA key (what: "CA key") or its password file ("CA key password
+ * file") as issuance judges it, whenever an issuer is configured (not only
+ * when it issues): read through one descriptor and judged by that
+ * descriptor's fstat. It must be a regular file owned by the effective user
+ * or root (whoever owns it can read it), with no access for group or others
+ * unless insecure_ok (option names what allowed it, for messages; warning,
+ * of n bytes, then says so if it is still "", and stays "" otherwise). 1, or
+ * 0 with st set (INSECURE: the owner, or the mode and option; NOT_FOUND,
+ * READ_FAILED).
+ */
+int km_ca_file_check(const char *path, const char *what, int insecure_ok, const char *option, char *warning,
+                     size_t n, km_status *st);
+
+/* The CA key password file's one line into out (see km_read_password_at),
+ * the file judged as km_ca_file_check judges it. 1, or 0 with st set. */
+int km_ca_password_read(const char *path, int insecure_ok, const char *option, km_secret *out, char *warning,
+                        size_t n, km_status *st);
 
 /* How long a wait for the volume lock may take, and what set that bound,
  * for the message when it runs out ("mtls.wait.ms=1000", "--wait 30"). */
