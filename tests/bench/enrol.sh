@@ -36,8 +36,9 @@ SVC=(--enrol-url "$URL" --enrol-ca "$W/pki/root.crt")
 mkdir -m 700 "$W/v"
 
 # every token of the run, before any clock starts (the step CLI takes ~0.1 s
-# each): RUNS signs per key type, RUNS curl round trips, RUNS plugin enrolments
-for i in $(seq $((RUNS * 4))); do
+# each): per key type RUNS signs and RUNS curl round trips, then RUNS plugin
+# enrolments
+for i in $(seq $((RUNS * 5))); do
   ( umask 077; "$STEP" token "$W/step" "Callisto kafka-producer" >"$W/token.$i" ) || exit 1
 done
 # (a counter of the main shell: never taken in a $(...) subshell, whose
