@@ -136,3 +136,26 @@ broker_saw() {
   done
   return 1
 }
+
+# A live client run in the background (tests/world/live_client.c): its
+# output file in $OUT, its pid in $PID, its control directory in $CTL.
+# client_line WHAT ERE SECONDS: wait until a line of $OUT matches ERE; a
+# failure naming WHAT (and saying whether the client exited) otherwise.
+client_line() {
+  local i
+  for (( i = 0; i < $3 * 20; i++ )); do
+    grep -aE -- "$2" "$OUT" >/dev/null 2>&1 && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  fail "$1: no line /$2/ within $3 s$(kill -0 "$PID" 2>/dev/null || echo "; the client exited")" \
+    "$(grep -a 'MTLS\|ERROR\|FAIL\|live-client' "$OUT" | tail -n 15)"
+  return 1
+}
+# client_delivered: how many messages the client's producer has had
+# delivered so far (from $CTL/status; 0 before its first report).
+client_delivered() {
+  local v
+  v=$(sed -n 's/.* delivered=\([0-9]*\) .*/\1/p' "$CTL/status" 2>/dev/null)
+  echo "${v:-0}"
+}

@@ -57,26 +57,14 @@ in_place() {
 }
 
 OUT='' CTL=''
-# wait_for WHAT ERE SECONDS: a line of the client's output matches
-wait_for() {
-  local i
-  for (( i = 0; i < $3 * 10; i++ )); do
-    grep -aE -- "$2" "$OUT" >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  fail "$1: no line /$2/ within $3 s$(kill -0 "$PID" 2>/dev/null || echo "; the client exited")" \
-    "$(grep -a 'MTLS\|ERROR\|FAIL\|live-client' "$OUT" | tail -n 15)"
-  return 1
-}
 generations() { grep -ac "^$1|.*MTLS| kafka-mtls: .* is generation [0-9]*:" "$OUT"; }
 # rotated WHO GEN: WHO's volume gave generation GEN, the broker received its
 # serial, and WHO's connections moved to it
 rotated() {
   local who=$1 gen=$2 serial
-  wait_for "$who generation $gen" "^$who\\|.* is generation $gen:" 90 || return 1
+  client_line "$who generation $gen" "^$who\\|.* is generation $gen:" 90 || return 1
   serial=$(sed -n "s/^$who|.* (serial \\([0-9A-F]*\\), valid until .*) is generation $gen:.*/\\1/p" "$OUT" | head -n 1)
-  wait_for "$who moved to generation $gen" "^$who\\|.*moved from generation [0-9]+ to $gen " 30 || return 1
+  client_line "$who moved to generation $gen" "^$who\\|.*moved from generation [0-9]+ to $gen " 30 || return 1
   if broker_saw "$serial"; then ok "$ROUND: $who moved to generation $gen, serial $serial, seen by the broker"
   else fail "$ROUND: the broker never received $who's serial $serial (generation $gen)"; return 1; fi
 }
@@ -93,8 +81,8 @@ launch() {
     "$CTL" 50 >"$OUT" 2>&1 &
   PID=$! T0=$SECONDS
   CLEANUP+=("kill $PID")
-  wait_for "$ROUND: the client started" '^STARTED ' 60 || exit 1
-  wait_for "$ROUND: the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
+  client_line "$ROUND: the client started" '^STARTED ' 60 || exit 1
+  client_line "$ROUND: the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
 }
 # conclude: stop producing, every message accounted for, principals as the seed's
 conclude() {

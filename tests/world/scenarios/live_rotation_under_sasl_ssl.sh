@@ -72,34 +72,23 @@ KMTLS_LIVE_CLIENT_RECONNECTS=1 LD_LIBRARY_PATH=$LIB "$KMTLS_LIVE_CLIENT" "$WORK/
   "$TOPIC" "$TOPIC" "$CTL" 50 >"$OUT" 2>&1 &
 PID=$!
 CLEANUP+=("kill $PID")
-wait_line() {  # wait_line WHAT ERE SECONDS
-  local i
-  for (( i = 0; i < $3 * 10; i++ )); do
-    grep -aE -- "$2" "$OUT" >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  fail "$1: no line /$2/ within $3 s" "$(grep -a 'MTLS\|ERROR\|FAIL\|live-client' "$OUT" | tail -n 15)"
-  return 1
-}
-wait_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 90 || exit 1
-delivered() { local v; v=$(sed -n 's/.* delivered=\([0-9]*\) .*/\1/p' "$CTL/status" 2>/dev/null); echo "${v:-0}"; }
+client_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 90 || exit 1
 # the producer's connection to the partition leader is up (librdkafka 2.12
 # connects to it only when it has something to send, and closes the
 # bootstrap connection): a rotation before that would have nothing to move
-for (( i = 0; i < 600 && $(delivered) == 0; i++ )); do sleep 0.1; done
+for (( i = 0; i < 600 && $(client_delivered) == 0; i++ )); do sleep 0.1; done
 # moved WHO GEN: WHO's generation GEN, its SASL connections closed at a
 # boundary and reconnected, and the broker received the new serial. A
 # client whose every connection was already newer (it reconnected as the
 # files changed) has nothing to close: the transport says so.
 moved() {
   local serial old
-  wait_line "$1 generation $2" "^$1\\|.* is generation $2:" 60 || return 1
+  client_line "$1 generation $2" "^$1\\|.* is generation $2:" 60 || return 1
   serial=$(sed -n "s/^$1|.* (serial \\([0-9A-F]*\\), valid until .*) is generation $2:.*/\\1/p" "$OUT" | head -n 1)
-  wait_line "$1's transport on generation $2" "^$1\\|.*new credentials \\(generation $2\\): [0-9]+ connection" 60 || return 1
+  client_line "$1's transport on generation $2" "^$1\\|.*new credentials \\(generation $2\\): [0-9]+ connection" 60 || return 1
   old=$(sed -n "s/^$1|.*new credentials (generation $2): \\([0-9]*\\) connection.*/\\1/p" "$OUT" | head -n 1)
   if (( old > 0 )); then
-    wait_line "$1 reconnected on generation $2" \
+    client_line "$1 reconnected on generation $2" \
       "^$1\\|.*closed at a request boundary, every response delivered .*reconnects with generation $2" 60 || return 1
   fi
   if broker_saw "$serial" "$WORK/sasl"; then

@@ -44,35 +44,24 @@ KAFKA_MTLS_RENEW_RETRY_SECONDS=2 "$KMTLS_LIVE_CLIENT" "$WORK/p.properties" "$WOR
   "$CTL" 20 >"$OUT" 2>&1 &
 PID=$!
 CLEANUP+=("kill $PID")
-delivered() { local v; v=$(sed -n 's/.* delivered=\([0-9]*\) .*/\1/p' "$CTL/status" 2>/dev/null); echo "${v:-0}"; }
-wait_for() {  # wait_for WHAT ERE SECONDS
-  local i
-  for (( i = 0; i < $3 * 20; i++ )); do
-    grep -aE -- "$2" "$OUT" >/dev/null 2>&1 && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "$1: no line /$2/ within $3 s" "$(grep -a 'MTLS\|ERROR\|FAIL\|live-client' "$OUT" | tail -n 15)"
-  return 1
-}
-wait_for "the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
-for (( i = 0; i < 600 && $(delivered) == 0; i++ )); do sleep 0.05; done
+client_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
+for (( i = 0; i < 600 && $(client_delivered) == 0; i++ )); do sleep 0.05; done
 
 # ---- the service goes down before the window opens
 env -u LD_PRELOAD "$STEP_PEER" stop "$STEP_DIR" >/dev/null 2>&1
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ok "step-ca stopped (nothing listens on $port)"
 else fail "step-ca still listens on $port"; exit 1; fi
 seen=$(serials_seen | wc -l)
-if wait_for "the renewer's failure" "^producer\|.*with the CA service failed: step-ca $STEP_URL/1.0/rekey is unreachable" 40 &&
+if client_line "the renewer's failure" "^producer\|.*with the CA service failed: step-ca $STEP_URL/1.0/rekey is unreachable" 40 &&
    [[ $(serial_of "$vol") == "$serial1" ]]; then
   ok "the renewer's try failed naming the service ($(grep -a -m1 -o "step-ca $STEP_URL/1.0/rekey is unreachable[^;]*" "$OUT")); the volume is as it was"
 fi
-d=$(delivered)
-for (( i = 0; i < 400 && $(delivered) < d + 40; i++ )); do sleep 0.05; done
+d=$(client_delivered)
+for (( i = 0; i < 400 && $(client_delivered) < d + 40; i++ )); do sleep 0.05; done
 others=$(serials_seen | tail -n "+$((seen + 1))" | grep -vxF -e "$(hex "$serial1")" -e "$(hex "$cserial")")
-if (( $(delivered) >= d + 40 )) && [[ -z $others ]] && kill -0 "$PID" 2>/dev/null; then
-  ok "during the outage the producer goes on: $d -> $(delivered) delivered, no client certificate but serial $serial1 (and the consumer's) on the wire"
-else fail "producing during the outage (delivered $d -> $(delivered), other serials: ${others:-none})" \
+if (( $(client_delivered) >= d + 40 )) && [[ -z $others ]] && kill -0 "$PID" 2>/dev/null; then
+  ok "during the outage the producer goes on: $d -> $(client_delivered) delivered, no client certificate but serial $serial1 (and the consumer's) on the wire"
+else fail "producing during the outage (delivered $d -> $(client_delivered), other serials: ${others:-none})" \
   "$(grep -a 'MTLS\|ERROR\|FAIL' "$OUT" | tail -n 5)"; fi
 
 # ---- the service is back (same port, same PKI): the next try renews
