@@ -203,12 +203,18 @@ for spec in keyspecs:
     pem = open(path, 'rb').read().split(b'-----')[2]
     d = base64.b64decode(b''.join(pem.split()))
     inner = seq(der(d, 0)[1])[2][1]    # the traditional form (PKCS#1, SEC1)
+    secret = private_numbers(d)
     for form, blob in (('PKCS#8', d), ('traditional', inner)):
         b64 = base64.b64encode(blob)
         needles.append(('%s key: base64 %s DER' % (name, form), b64))
-        for j in range(0, len(b64), 64):   # the PEM body lines
-            line = b64[j:j + 64]
-            if len(line) >= 40:
+        # where the private numbers lie in blob: a PEM line that holds none
+        # of their bytes is public (an RSA key's first lines are its modulus,
+        # which the CA certificate in ssl.ca.pem carries too, and at the same
+        # base64 alignment whenever the certificate's header length allows)
+        spans = [(blob.find(num), blob.find(num) + len(num)) for num in secret if blob.find(num) >= 0]
+        for j in range(0, len(b64), 64):   # the PEM body lines: 48 bytes each
+            line, lo, hi = b64[j:j + 64], j // 64 * 48, j // 64 * 48 + 48
+            if len(line) >= 40 and any(a < hi and lo < b for a, b in spans):
                 needles.append(('%s key: %s PEM line %d' % (name, form, j // 64 + 1), line))
     for k, num in enumerate(private_numbers(d)):
         for off in range(0, max(1, len(num) - 15), 8):
