@@ -17,7 +17,7 @@ CLEANUP=()
 finish() {
   [[ $BASHPID == "$$" ]] || return 0   # not in $(...) subshells
   for c in "${CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
+  [[ -n ${KMTLS_KEEP_WORK:-} ]] && echo "# kept $WORK" || rm -rf "$WORK"
   if (( SKIP )); then echo "$PASS passed, $FAIL failed, $SKIP skipped"; else echo "$PASS passed, $FAIL failed"; fi
   (( FAIL == 0 )) || exit 1
   (( SKIP == 0 )) || exit 77   # meson shows a test that skipped a case as SKIP

@@ -152,10 +152,11 @@ client_line() {
     "$(grep -a 'MTLS\|ERROR\|FAIL\|live-client' "$OUT" | tail -n 15)"
   return 1
 }
-# client_delivered: how many messages the client's producer has had
-# delivered so far (from $CTL/status; 0 before its first report).
-client_delivered() {
+# client_count FIELD: the client's count FIELD so far (delivered, consumed,
+# ... from $CTL/status, which tests/world/live_client.c rewrites every
+# second; 0 before its first report).
+client_count() {
   local v
-  v=$(sed -n 's/.* delivered=\([0-9]*\) .*/\1/p' "$CTL/status" 2>/dev/null)
+  v=$(sed -n "s/^\\(.* \\)\\{0,1\\}$1=\\([0-9]*\\).*/\\2/p" "$CTL/status" 2>/dev/null)
   echo "${v:-0}"
 }

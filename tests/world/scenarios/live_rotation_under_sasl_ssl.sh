@@ -76,7 +76,7 @@ client_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 90 || exit 
 # the producer's connection to the partition leader is up (librdkafka 2.12
 # connects to it only when it has something to send, and closes the
 # bootstrap connection): a rotation before that would have nothing to move
-for (( i = 0; i < 600 && $(client_delivered) == 0; i++ )); do sleep 0.1; done
+for (( i = 0; i < 600 && $(client_count delivered) == 0; i++ )); do sleep 0.1; done
 # moved WHO GEN: WHO's generation GEN, its SASL connections closed at a
 # boundary and reconnected, and the broker received the new serial. A
 # client whose every connection was already newer (it reconnected as the
@@ -100,9 +100,8 @@ kube_swap "$ks/producer" kafka-producer; moved producer 2
 kube_swap "$ks/consumer" kafka-consumer; moved consumer 2
 kube_swap "$ks/producer" kafka-producer; moved producer 3
 # and on, on the new certificates
-consumed() { local v; v=$(sed -n 's/.* consumed=\([0-9]*\) .*/\1/p' "$CTL/status" 2>/dev/null); echo "${v:-0}"; }
-target=$(( $(consumed) + 250 ))
-for (( i = 0; i < 600 && $(consumed) < target; i++ )); do sleep 0.1; done
+target=$(( $(client_count consumed) + 250 ))
+for (( i = 0; i < 600 && $(client_count consumed) < target; i++ )); do sleep 0.1; done
 touch "$CTL/stop"
 for (( i = 0; i < 1800; i++ )); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 wait "$PID"; rc=$?
