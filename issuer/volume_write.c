@@ -34,6 +34,16 @@ int km_dir_open(const char *volume, int create, km_status *st)
     return km_safe_dir_open(volume, "volume", KM_SAFE_WRITE | (create ? KM_SAFE_CREATE : 0), st);
 }
 
+int km_volume_writable(const char *volume, km_status *st)
+{
+    int fd = km_dir_open(volume, 0, st);
+
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
 static int write_all(int fd, const unsigned char *buf, size_t len)
 {
     while (len > 0) {

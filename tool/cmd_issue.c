@@ -264,13 +264,18 @@ static int run(issue_opts *o, OSSL_LIB_CTX *libctx, km_secret *ca_pw)
         km_volume_check(libctx, o->rq.volume, alias, o->rq.ca_cert, &o->rb, time(NULL), &before);
     t.check = km_now_ms() - t0;
     if (lock < 0 && (before.state == KM_VOL_WRITING || before.state == KM_VOL_UNREADABLE)) {
-        /* a volume it cannot read is never replaced without a person saying so */
-        fprintf(stderr, "kafka-mtls issue: %s: %s: %s; nothing was written (--force replaces it)\n",
+        /* a volume it cannot read is never replaced without a person saying
+         * so; --force is offered only where the writer's rule would let it */
+        km_status dir = { 0 };
+        int forcible = km_volume_writable(o->rq.volume, &dir);
+
+        fprintf(stderr, "kafka-mtls issue: %s: %s: %s; nothing was written (%s)\n",
                 o->rq.volume,
                 before.state == KM_VOL_WRITING ? "another writer is still writing it (its stores are there, "
                                                  "their password file is not)"
                                                : "cannot read it",
-                before.why);
+                before.why,
+                forcible ? "--force replaces it" : "the directory itself is refused, with --force too");
         km_vol_check_clear(&before);
         return KM_EXIT_FAIL;
     }

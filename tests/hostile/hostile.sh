@@ -111,6 +111,9 @@ volume_owned_by_another_user)
     "theirs: owned by $OTHER \\(uid [0-9]+\\)" "$BOX/theirs" -X "mtls.volume=$BOX/theirs"
   tool_fails "kafka-mtls issue on it: refused, naming the owner" "owned by $OTHER" "$BOX/theirs" \
     issue "$BOX/theirs" "${TOOL_CA[@]}" --force
+  tool_fails "kafka-mtls issue without --force: refused, and --force not offered (it would be refused too)" \
+    "owned by $OTHER .*nothing was written \\(the directory itself is refused, with --force too\\)$" "$BOX/theirs" \
+    issue "$BOX/theirs" "${TOOL_CA[@]}"
   store_fails "openssl storeutl keystore:DIR on it: refused" "owned by $OTHER" "keystore:$BOX/theirs"
   ;;
 

@@ -145,6 +145,10 @@ typedef struct km_lock_wait {
  * most w->ms for another holder (WRITE_FAILED naming w->by after that). */
 int km_volume_lock(const char *volume, const km_lock_wait *w, int *fd, km_status *st);
 void km_volume_unlock(int fd);
+/* 1 if the rule the writer follows (kmtls/safe_path.h: owners, symlinks,
+ * a directory writable by group or others) lets VOLUME be written, 0 with
+ * st naming why not. Nothing is created, locked or written. */
+int km_volume_writable(const char *volume, km_status *st);
 
 typedef enum km_renew_kind {
     KM_RENEW_FRACTION = 0,         /* the last third of the lifetime (default) */
