@@ -211,12 +211,12 @@ for spec in keyspecs:
         # of their bytes is public (an RSA key's first lines are its modulus,
         # which the CA certificate in ssl.ca.pem carries too, and at the same
         # base64 alignment whenever the certificate's header length allows)
-        spans = [(blob.find(num), blob.find(num) + len(num)) for num in secret if blob.find(num) >= 0]
+        spans = [(at, at + len(num)) for num in secret for at in (blob.find(num),) if at >= 0]
         for j in range(0, len(b64), 64):   # the PEM body lines: 48 bytes each
             line, lo, hi = b64[j:j + 64], j // 64 * 48, j // 64 * 48 + 48
             if len(line) >= 40 and any(a < hi and lo < b for a, b in spans):
                 needles.append(('%s key: %s PEM line %d' % (name, form, j // 64 + 1), line))
-    for k, num in enumerate(private_numbers(d)):
+    for k, num in enumerate(secret):
         for off in range(0, max(1, len(num) - 15), 8):
             w = num[off:off + 16]
             if len(w) < 16:

@@ -160,3 +160,22 @@ client_count() {
   v=$(sed -n "s/^\\(.* \\)\\{0,1\\}$1=\\([0-9]*\\).*/\\2/p" "$CTL/status" 2>/dev/null)
   echo "${v:-0}"
 }
+# client_count_reaches FIELD N SECONDS: wait until client_count FIELD >= N
+# (0.1 s polls of the status file, the client's own readiness report)
+client_count_reaches() {
+  local i
+  for (( i = 0; i < $3 * 10; i++ )); do
+    (( $(client_count "$1") >= $2 )) && return 0
+    sleep 0.1
+  done
+  (( $(client_count "$1") >= $2 ))
+}
+# client_generation WHO GEN SECONDS: WHO's volume gave generation GEN (the
+# plugin's line) and WHO's transport took it; sets SERIAL (the new
+# certificate's) and OLD (WHO's connections of older generations then open)
+client_generation() {
+  client_line "$1 generation $2" "^$1\\|.* is generation $2:" "$3" || return 1
+  SERIAL=$(sed -n "s/^$1|.* (serial \\([0-9A-F]*\\), valid until .*) is generation $2:.*/\\1/p" "$OUT" | head -n 1)
+  client_line "$1's transport took generation $2" "^$1\\|.*new credentials \\(generation $2\\): [0-9]+ connection" "$3" || return 1
+  OLD=$(sed -n "s/^$1|.*new credentials (generation $2): \\([0-9]*\\) connection.*/\\1/p" "$OUT" | head -n 1)
+}

@@ -66,17 +66,14 @@ generations() { grep -ac "^$1|.*MTLS| kafka-mtls: .* is generation [0-9]*:" "$OU
 # move and the next connection presents GEN; conclude still requires each
 # client to have moved connections in place in each round.
 rotated() {
-  local who=$1 gen=$2 serial old how
-  client_line "$who generation $gen" "^$who\\|.* is generation $gen:" 90 || return 1
-  serial=$(sed -n "s/^$who|.* (serial \\([0-9A-F]*\\), valid until .*) is generation $gen:.*/\\1/p" "$OUT" | head -n 1)
-  client_line "$who's transport took generation $gen" "^$who\\|.*new credentials \\(generation $gen\\): [0-9]+ connection" 30 || return 1
-  old=$(sed -n "s/^$who|.*new credentials (generation $gen): \\([0-9]*\\) connection.*/\\1/p" "$OUT" | head -n 1)
-  if (( old > 0 )); then
+  local who=$1 gen=$2 how
+  client_generation "$who" "$gen" 90 || return 1
+  if (( OLD > 0 )); then
     client_line "$who moved to generation $gen" "^$who\\|.*moved from generation [0-9]+ to $gen " 30 || return 1
     how="moved to generation $gen"
   else how="on generation $gen by its next connection (none was open to move)"; fi
-  if broker_saw "$serial"; then ok "$ROUND: $who $how, serial $serial, seen by the broker"
-  else fail "$ROUND: the broker never received $who's serial $serial (generation $gen)"; return 1; fi
+  if broker_saw "$SERIAL"; then ok "$ROUND: $who $how, serial $SERIAL, seen by the broker"
+  else fail "$ROUND: the broker never received $who's serial $SERIAL (generation $gen)"; return 1; fi
 }
 
 # launch ROUND NAME LIB: the client on WORK/NAME-{p,c}.properties (client ids
@@ -94,8 +91,8 @@ launch() {
   client_line "$ROUND: the client started" '^STARTED ' 60 || exit 1
   client_line "$ROUND: the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
   # both clients connected and carrying messages (consumed implies produced)
-  for (( i = 0; i < 600 && $(client_count consumed) == 0; i++ )); do sleep 0.1; done
-  (( $(client_count consumed) > 0 )) || { fail "$ROUND: nothing consumed 60 s after the start" "$(cat "$CTL/status" 2>&1)"; exit 1; }
+  client_count_reaches consumed 1 60 ||
+    { fail "$ROUND: nothing consumed 60 s after the start" "$(cat "$CTL/status" 2>&1)"; exit 1; }
 }
 # conclude: stop producing, every message accounted for, principals as the seed's
 conclude() {
@@ -167,7 +164,5 @@ rotated producer 3
 in_place "$ks/kafka-consumer" kafka-consumer 2
 rotated consumer 3
 # and on, on the new certificates: 250 more messages through both clients
-target=$(( $(client_count consumed) + 250 ))
-for (( i = 0; i < 600 && $(client_count consumed) < target; i++ )); do sleep 0.1; done
-(( $(client_count consumed) >= target )) || fail "kubernetes: the clients made no progress after the rotations ($(cat "$CTL/status"))"
+client_count_reaches consumed $(( $(client_count consumed) + 250 )) 60 || fail "kubernetes: the clients made no progress after the rotations ($(cat "$CTL/status"))"
 conclude

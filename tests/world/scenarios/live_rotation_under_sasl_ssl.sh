@@ -76,32 +76,27 @@ client_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 90 || exit 
 # the producer's connection to the partition leader is up (librdkafka 2.12
 # connects to it only when it has something to send, and closes the
 # bootstrap connection): a rotation before that would have nothing to move
-for (( i = 0; i < 600 && $(client_count delivered) == 0; i++ )); do sleep 0.1; done
+client_count_reaches delivered 1 60
 # moved WHO GEN: WHO's generation GEN, its SASL connections closed at a
 # boundary and reconnected, and the broker received the new serial. A
 # client whose every connection was already newer (it reconnected as the
 # files changed) has nothing to close: the transport says so.
 moved() {
-  local serial old
-  client_line "$1 generation $2" "^$1\\|.* is generation $2:" 60 || return 1
-  serial=$(sed -n "s/^$1|.* (serial \\([0-9A-F]*\\), valid until .*) is generation $2:.*/\\1/p" "$OUT" | head -n 1)
-  client_line "$1's transport on generation $2" "^$1\\|.*new credentials \\(generation $2\\): [0-9]+ connection" 60 || return 1
-  old=$(sed -n "s/^$1|.*new credentials (generation $2): \\([0-9]*\\) connection.*/\\1/p" "$OUT" | head -n 1)
-  if (( old > 0 )); then
+  client_generation "$1" "$2" 60 || return 1
+  if (( OLD > 0 )); then
     client_line "$1 reconnected on generation $2" \
       "^$1\\|.*closed at a request boundary, every response delivered .*reconnects with generation $2" 60 || return 1
   fi
-  if broker_saw "$serial" "$WORK/sasl"; then
-    ok "SASL_SSL: $1 on generation $2 (serial $serial) $( (( old > 0 )) && echo "by reconnecting" ||
+  if broker_saw "$SERIAL" "$WORK/sasl"; then
+    ok "SASL_SSL: $1 on generation $2 (serial $SERIAL) $( (( OLD > 0 )) && echo "by reconnecting" ||
       echo "on connections made after the change, nothing to close"), seen by the broker"
-  else fail "SASL_SSL: the broker never received $1's serial $serial"; fi
+  else fail "SASL_SSL: the broker never received $1's serial $SERIAL"; fi
 }
 kube_swap "$ks/producer" kafka-producer; moved producer 2
 kube_swap "$ks/consumer" kafka-consumer; moved consumer 2
 kube_swap "$ks/producer" kafka-producer; moved producer 3
 # and on, on the new certificates
-target=$(( $(client_count consumed) + 250 ))
-for (( i = 0; i < 600 && $(client_count consumed) < target; i++ )); do sleep 0.1; done
+client_count_reaches consumed $(( $(client_count consumed) + 250 )) 60
 touch "$CTL/stop"
 for (( i = 0; i < 1800; i++ )); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 wait "$PID"; rc=$?

@@ -45,7 +45,7 @@ KAFKA_MTLS_RENEW_RETRY_SECONDS=2 "$KMTLS_LIVE_CLIENT" "$WORK/p.properties" "$WOR
 PID=$!
 CLEANUP+=("kill $PID")
 client_line "the group assigned" '^consumer\|.*REBALANCE\| assigned' 60 || exit 1
-for (( i = 0; i < 600 && $(client_count delivered) == 0; i++ )); do sleep 0.05; done
+client_count_reaches delivered 1 30
 
 # ---- the service goes down before the window opens
 env -u LD_PRELOAD "$STEP_PEER" stop "$STEP_DIR" >/dev/null 2>&1
@@ -57,7 +57,7 @@ if client_line "the renewer's failure" "^producer\|.*with the CA service failed:
   ok "the renewer's try failed naming the service ($(grep -a -m1 -o "step-ca $STEP_URL/1.0/rekey is unreachable[^;]*" "$OUT")); the volume is as it was"
 fi
 d=$(client_count delivered)
-for (( i = 0; i < 400 && $(client_count delivered) < d + 40; i++ )); do sleep 0.05; done
+client_count_reaches delivered $(( d + 40 )) 20
 others=$(serials_seen | tail -n "+$((seen + 1))" | grep -vxF -e "$(hex "$serial1")" -e "$(hex "$cserial")")
 if (( $(client_count delivered) >= d + 40 )) && [[ -z $others ]] && kill -0 "$PID" 2>/dev/null; then
   ok "during the outage the producer goes on: $d -> $(client_count delivered) delivered, no client certificate but serial $serial1 (and the consumer's) on the wire"
