@@ -178,10 +178,8 @@ static int check_key(const km_request *rq, const km_keystore *ks, const km_key_e
     return 1;
 }
 
-static int add_unique(STACK_OF(X509) **dst, X509 *x, const X509_NAME *subject)
+static int add_unique(STACK_OF(X509) **dst, X509 *x)
 {
-    if (subject != NULL && X509_NAME_cmp(X509_get_subject_name(x), subject) != 0)
-        return 1;
     if (*dst == NULL && (*dst = sk_X509_new_null()) == NULL)
         return 0;
     for (int i = 0; i < sk_X509_num(*dst); i++)
@@ -196,11 +194,37 @@ static int add_unique(STACK_OF(X509) **dst, X509 *x, const X509_NAME *subject)
     return 1;
 }
 
+/* 1 when c is wanted: no subject search, or c has that subject (the only
+ * time a trusted certificate is decoded here). */
+static int subject_matches(const km_request *rq, const km_keystore *ks, const km_der *c, km_status *st)
+{
+    X509 *x;
+    int match;
+
+    if (rq->subject == NULL)
+        return 1;
+    ERR_set_mark();
+    if ((x = km_der_x509(rq->libctx, c)) == NULL)
+        km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: a trusted certificate is not a valid certificate", ks->path);
+    ERR_pop_to_mark();
+    if (x == NULL)
+        return 0;
+    match = X509_NAME_cmp(X509_get_subject_name(x), rq->subject) == 0;
+    X509_free(x);
+    return match ? 1 : -1;
+}
+
 static int take_trusted(const km_request *rq, km_keystore *ks, km_material *m, km_status *st)
 {
-    for (int i = 0; i < sk_X509_num(ks->trusted); i++)
-        if (!add_unique(&m->trusted, sk_X509_value(ks->trusted, i), rq->subject))
+    for (size_t i = 0; i < ks->trusted.n; i++) {
+        const km_der *c = &ks->trusted.v[i];
+        int r = subject_matches(rq, ks, c, st);
+
+        if (r == 0)
+            return 0;
+        if (r > 0 && !km_ders_has(&m->trusted, c) && !km_ders_add(&m->trusted, c->der, c->len))
             return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+    }
     return 1;
 }
 
@@ -225,7 +249,7 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, km
             return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: the private key has no certificate",
                            ks->path);
         for (int i = 0; i < sk_X509_num(k->chain); i++)
-            if (!add_unique(&m->chain, sk_X509_value(k->chain, i), NULL))
+            if (!add_unique(&m->chain, sk_X509_value(k->chain, i)))
                 return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     }
     if (!rq->want_key)
@@ -238,16 +262,20 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, km
 }
 
 /* The PEM layouts split key and chain over two files: join them. */
-static int attach_chain(km_keystore *key_ks, km_keystore *chain_ks, km_status *st)
+static int attach_chain(OSSL_LIB_CTX *libctx, km_keystore *key_ks, km_keystore *chain_ks, km_status *st)
 {
+    STACK_OF(X509) *chain;
+
     if (key_ks->nkeys != 1)
         return km_fail(st, key_ks->nkeys ? KAFKA_MTLS_R_MULTIPLE_KEYS : KAFKA_MTLS_R_NO_KEY,
                        "%s: expected exactly one private key, found %zu", key_ks->path, key_ks->nkeys);
-    if (sk_X509_num(chain_ks->trusted) <= 0)
+    if (chain_ks->trusted.n == 0)
         return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: no certificate", chain_ks->path);
+    if (!km_ders_decode(libctx, &chain_ks->trusted, &chain, chain_ks->path, st))
+        return 0;
     km_certs_free(key_ks->keys[0].chain);
-    key_ks->keys[0].chain = chain_ks->trusted;
-    chain_ks->trusted = NULL;
+    key_ks->keys[0].chain = chain;
+    km_ders_clear(&chain_ks->trusted);
     return 1;
 }
 
@@ -289,7 +317,7 @@ int km_assemble(const km_request *rq, km_material *out, km_status *st)
             continue;
         switch (f->role) {
         case KM_ROLE_KEY:
-            if (i + 1 < v.nfiles && stores[i + 1] != NULL && !attach_chain(stores[i], stores[i + 1], st))
+            if (i + 1 < v.nfiles && stores[i + 1] != NULL && !attach_chain(rq->libctx, stores[i], stores[i + 1], st))
                 goto done;
             /* fall through */
         case KM_ROLE_KEYSTORE:
@@ -323,6 +351,6 @@ void km_material_clear(km_material *m)
     OPENSSL_clear_free(m->key_der, m->key_len);
     EVP_PKEY_free(m->pkey); /* the last reference cleanses it */
     km_certs_free(m->chain);
-    km_certs_free(m->trusted);
+    km_ders_clear(&m->trusted);
     memset(m, 0, sizeof(*m));
 }

@@ -129,26 +129,13 @@ static char *alias_text(const unsigned char *s, size_t n)
     return a != NULL ? a : OPENSSL_strdup("?");
 }
 
-static X509 *decode_x509(OSSL_LIB_CTX *libctx, const unsigned char *der, size_t len)
-{
-    X509 *x = X509_new_ex(libctx, NULL);
-
-    if (x == NULL || len > LONG_MAX)
-        goto err;
-    if (d2i_X509(&x, &der, (long)len) != NULL)
-        return x;
-err:
-    X509_free(x);  /* a failed d2i_X509 has freed it and set it to NULL */
-    return NULL;
-}
-
-/* Reads one certificate record; in the decode pass also decodes it. */
-static int read_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias, X509 **out)
+/* Reads one certificate record; in the decode pass (c->ks set) also checks
+ * its type and leaves its DER, inside the file's buffer, in der/len. */
+static int read_cert_der(jks_ctx *c, reader *r, uint32_t entry, const char *alias, km_der *out)
 {
     const unsigned char *type = NULL, *der;
     size_t type_len = 0;
     uint32_t len;
-    X509 *x;
 
     if ((c->version == 2 && !rd_utf(r, &type, &type_len))
         || !rd_u32(r, &len) || !rd_bytes(r, len, &der))
@@ -160,27 +147,44 @@ static int read_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias, X
                        "%s: %s entry \"%s\" holds a certificate of type \"%.*s\", not X.509",
                        c->path, c->format, alias, (int)(type_len > 32 ? 32 : type_len),
                        (const char *)type);
-    if ((x = decode_x509(c->libctx, der, len)) == NULL)
-        return km_fail(c->st, KAFKA_MTLS_R_CORRUPT,
-                       "%s: %s entry \"%s\" holds a malformed X.509 certificate",
-                       c->path, c->format, alias);
-    *out = x;
+    *out = (km_der){ (unsigned char *)der, len };
     return 1;
 }
 
-static int read_trusted_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias)
+static int malformed_cert(jks_ctx *c, const char *alias)
 {
-    X509 *x = NULL;
+    return km_fail(c->st, KAFKA_MTLS_R_CORRUPT, "%s: %s entry \"%s\" holds a malformed X.509 certificate",
+                   c->path, c->format, alias);
+}
 
-    if (!read_cert(c, r, entry, alias, &x))
+/* A certificate of a key entry's chain, decoded (its leaf is checked
+ * against the key). */
+static int read_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias, X509 **out)
+{
+    km_der d = { 0 };
+
+    if (!read_cert_der(c, r, entry, alias, &d))
         return 0;
     if (c->ks == NULL)
         return 1;
-    if ((c->ks->trusted == NULL && (c->ks->trusted = sk_X509_new_null()) == NULL)
-        || !sk_X509_push(c->ks->trusted, x)) {
-        X509_free(x);
+    if ((*out = km_der_x509(c->libctx, &d)) == NULL)
+        return malformed_cert(c, alias);
+    return 1;
+}
+
+/* A trusted certificate entry, kept as read (keystore.h). */
+static int read_trusted_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias)
+{
+    km_der d = { 0 };
+
+    if (!read_cert_der(c, r, entry, alias, &d))
+        return 0;
+    if (c->ks == NULL)
+        return 1;
+    if (!km_der_is_certificate_shaped(d.der, d.len))
+        return malformed_cert(c, alias);
+    if (!km_ders_add(&c->ks->trusted, d.der, d.len))
         return km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
-    }
     return 1;
 }
 

@@ -30,12 +30,46 @@ typedef struct km_key_entry {
     STACK_OF(X509) *chain;    /* leaf first, then issuers in order */
 } km_key_entry;
 
+/*
+ * Trusted certificates as they were read: DER, checked to have a
+ * certificate's outer shape, never decoded unless a subject search asks. OSSL_STORE decodes
+ * every certificate it hands out, and in OpenSSL 3.0 a decode costs about
+ * 0.2 ms (most of it setting up the public key's decoders): decoding a
+ * trust anchor here too would double what a truststore costs to read.
+ */
+typedef struct km_der {
+    unsigned char *der;
+    size_t len;
+} km_der;
+
+typedef struct km_ders {
+    km_der *v;
+    size_t n;
+} km_ders;
+
+/* Appends a copy of der; km_ders_add_x509 appends x's encoding. 1, or 0 on OOM. */
+int km_ders_add(km_ders *d, const unsigned char *der, size_t len);
+int km_ders_add_x509(km_ders *d, X509 *x);
+int km_ders_has(const km_ders *d, const km_der *c);
+void km_ders_clear(km_ders *d);
+/* 1 when der is exactly one well-formed DER SEQUENCE of a SEQUENCE, a
+ * SEQUENCE and a BIT STRING: a certificate's outside, as libcrypto parses
+ * it. What is inside is OSSL_STORE's decode to judge (store.c). */
+int km_der_is_certificate_shaped(const unsigned char *der, size_t len);
+/* c decoded in libctx, or NULL. */
+X509 *km_der_x509(OSSL_LIB_CTX *libctx, const km_der *c);
+/* All of d decoded, in order, into a new *out; 1, or 0 with st naming path
+ * and the certificate's place in it. libcrypto's error queue is left as
+ * it was. */
+int km_ders_decode(OSSL_LIB_CTX *libctx, const km_ders *d, STACK_OF(X509) **out, const char *path,
+                   km_status *st);
+
 typedef struct km_keystore {
     const char *path;         /* borrowed: for messages */
     km_format format;         /* set by the reader that accepted the file */
     km_key_entry *keys;
     size_t nkeys;
-    STACK_OF(X509) *trusted;  /* trusted certificate entries */
+    km_ders trusted;          /* trusted certificate entries, as read */
 } km_keystore;
 
 /* sk_X509_pop_free(sk, X509_free); OSSL_STACK_OF_X509_free is 3.2+ only. */

@@ -8,6 +8,7 @@
 
 #include "kmtls/provider.h"
 #include "kmtls/secret.h"
+#include "keystore.h"
 #include "kmtls/status.h"
 #include "uri.h"
 
@@ -35,14 +36,17 @@ typedef struct km_material {
     EVP_PKEY *pkey;                 /* key_der decoded (for the check against its
                                      * certificate), handed out by reference */
     STACK_OF(X509) *chain;          /* leaf first; NULL when not wanted */
-    STACK_OF(X509) *trusted;        /* NULL when not wanted */
+    km_ders trusted;                /* as read (keystore.h); none when not wanted */
 } km_material;
 
 /*
  * Reads what rq asks for, afresh (a refreshed volume is seen by the next
  * load), and checks it before anything is handed out: a failure never
- * yields half the material. A volume is read whole from one side of a
- * swap (pinning.c). 1, or 0 with st set.
+ * yields half the material, save one: a trusted certificate that has a
+ * certificate's outer shape but does not decode fails where OSSL_STORE
+ * decodes it, after the key and chain (store.c; the plugin's load loop
+ * then drops them all). A volume is read whole from one side of a swap
+ * (pinning.c). 1, or 0 with st set.
  */
 int km_material_load(const km_request *rq, km_material *out, km_status *st);
 

@@ -17,7 +17,7 @@
 typedef struct pem_read {
     OSSL_LIB_CTX *libctx;
     km_keystore *ks;
-    STACK_OF(X509) *certs;
+    km_ders certs;  /* every certificate block, in file order */
     km_status *st;
 } pem_read;
 
@@ -59,7 +59,6 @@ static int add_key_block(pem_read *r, const km_pem_block *b)
 static int take_block(const km_pem_block *b, void *arg)
 {
     pem_read *r = arg;
-    X509 *x;
 
     if (!km_entries_allowed(b->number, "PEM", r->ks->path, r->st))
         return 0;
@@ -67,26 +66,35 @@ static int take_block(const km_pem_block *b, void *arg)
         return add_key_block(r, b);
     if (b->kind != KM_PEM_CERT)
         return 1;
-    if ((x = km_pem_cert(r->libctx, b)) == NULL)
-        return km_fail_crypto(r->st, KAFKA_MTLS_R_CORRUPT, "%s: PEM block %d (%s) is not a valid certificate",
-                              r->ks->path, b->number, b->name);
-    if (!sk_X509_push(r->certs, x)) {
+    /* "TRUSTED CERTIFICATE" (openssl x509 -trustout) carries trust settings
+     * after the certificate: read by libcrypto, and only the certificate is
+     * kept, as it always was */
+    if (strcmp(b->name, PEM_STRING_X509_TRUSTED) == 0) {
+        X509 *x = km_pem_cert(r->libctx, b);
+        int ok = x != NULL && km_ders_add_x509(&r->certs, x);
+
         X509_free(x);
-        return km_fail(r->st, KAFKA_MTLS_R_INTERNAL, "out of memory");
+        if (x == NULL)
+            return km_fail_crypto(r->st, KAFKA_MTLS_R_CORRUPT, "%s: PEM block %d (%s) is not a valid "
+                                  "certificate", r->ks->path, b->number, b->name);
+        return ok ? 1 : km_fail(r->st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     }
+    if (b->len <= 0 || !km_der_is_certificate_shaped(b->data, (size_t)b->len))
+        return km_fail(r->st, KAFKA_MTLS_R_CORRUPT, "%s: PEM block %d (%s) is not a valid certificate",
+                       r->ks->path, b->number, b->name);
+    if (!km_ders_add(&r->certs, b->data, (size_t)b->len))
+        return km_fail(r->st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     return 1;
 }
 
 int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
                 const km_secret *password, km_keystore *ks, km_status *st)
 {
-    pem_read r = { .libctx = libctx, .ks = ks, .certs = sk_X509_new_null(), .st = st };
-    int blocks = 0, done;
+    pem_read r = { .libctx = libctx, .ks = ks, .st = st };
+    int blocks = 0, done, ok;
 
     (void)password; /* a PEM file has no store password: only its keys may be encrypted */
     ks->format = KM_FORMAT_PEM;
-    if (r.certs == NULL)
-        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     ERR_set_mark();
     done = km_pem_each(buf, len, take_block, &r, &blocks);
     ERR_pop_to_mark();
@@ -94,16 +102,20 @@ int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
         km_fail(st, KAFKA_MTLS_R_CORRUPT, blocks == 0 ? "%s: no PEM blocks found"
                                                       : "%s: truncated or damaged PEM block", ks->path);
     if (done != KM_PEM_DONE) {
-        km_certs_free(r.certs);
+        km_ders_clear(&r.certs);
         return 0;
     }
     /* With a key, the file's certificates are its chain (leaf first);
-     * without one they are trust anchors (ca.crt, a bundle). */
-    if (ks->nkeys > 0)
-        ks->keys[0].chain = r.certs;
-    else
+     * without one they are trust anchors (ca.crt, a bundle), or the chain
+     * of a key in the file beside (tls.crt: assembly.c decodes it then). */
+    if (ks->nkeys == 0) {
         ks->trusted = r.certs;
-    return 1;
+        return 1;
+    }
+    /* its leaf is checked against the key (assembly.c) */
+    ok = km_ders_decode(libctx, &r.certs, &ks->keys[0].chain, ks->path, st);
+    km_ders_clear(&r.certs);
+    return ok;
 }
 
 /* What the key's one PEM block says of it: encrypted at all, and for

@@ -261,13 +261,11 @@ oom:
 
 static int add_trusted(p12_walk *w, km_keystore *ks, km_status *st)
 {
-    if (ks->trusted == NULL && (ks->trusted = sk_X509_new_null()) == NULL)
-        return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     for (size_t i = 0; i < w->ncerts; i++) {
         /* A store without keys is a truststore, whatever tool wrote it. */
         int anchor = w->certs[i].trusted || (w->nkeys == 0);
 
-        if (anchor && !push_ref(ks->trusted, w->certs[i].x))
+        if (anchor && !km_ders_add_x509(&ks->trusted, w->certs[i].x))
             return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     }
     return 1;

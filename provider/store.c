@@ -202,6 +202,23 @@ static int emit_cert(OSSL_CALLBACK *cb, void *cbarg, X509 *x, const char *desc)
     return ok;
 }
 
+/* A trusted certificate goes out as read (keystore.h): OSSL_STORE's is its
+ * one decode. When that fails, the callback has raised "unsupported"; the
+ * reason raised after it, last, names what it was. */
+static int emit_trusted(km_store_ctx *ctx, OSSL_CALLBACK *cb, void *cbarg, int i)
+{
+    const km_der *c = &ctx->material.trusted.v[i];
+    km_status st = { 0 };
+
+    if (emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, NULL, c->der, c->len, "trusted certificate"))
+        return 1;
+    km_fail_crypto(&st, KAFKA_MTLS_R_CORRUPT, "%s: trusted certificate %d is not a valid certificate",
+                   ctx->uri.path, i + 1);
+    km_raise(ctx->pc, &st);
+    ctx->failed = 1;
+    return 0;
+}
+
 static int count(const STACK_OF(X509) *sk)
 {
     int n = sk_X509_num(sk);
@@ -211,7 +228,7 @@ static int count(const STACK_OF(X509) *sk)
 
 static int object_count(const km_store_ctx *ctx)
 {
-    return (ctx->material.key_der != NULL) + count(ctx->material.chain) + count(ctx->material.trusted);
+    return (ctx->material.key_der != NULL) + count(ctx->material.chain) + (int)ctx->material.trusted.n;
 }
 
 static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
@@ -236,8 +253,8 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
             km_raise(ctx->pc, &st);
             return 0;
         }
-        km_trace("%s: %s layout, key %s, %d chain, %d trusted", ctx->uri_text, m->layout,
-                 m->key_der ? "yes" : "no", sk_X509_num(m->chain), sk_X509_num(m->trusted));
+        km_trace("%s: %s layout, key %s, %d chain, %zu trusted", ctx->uri_text, m->layout,
+                 m->key_der ? "yes" : "no", sk_X509_num(m->chain), m->trusted.n);
     }
     i = ctx->next++;
     if (m->key_der != NULL && i-- == 0)
@@ -247,8 +264,8 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
         return emit_cert(object_cb, object_cbarg, sk_X509_value(m->chain, i),
                          i == 0 ? "certificate" : "chain certificate");
     i -= nchain;
-    if (i < sk_X509_num(m->trusted))
-        return emit_cert(object_cb, object_cbarg, sk_X509_value(m->trusted, i), "trusted certificate");
+    if (i >= 0 && (size_t)i < m->trusted.n)
+        return emit_trusted(ctx, object_cb, object_cbarg, i);
     return 0;
 }
 

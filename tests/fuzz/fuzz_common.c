@@ -119,9 +119,9 @@ void kmf_check_keystore(const km_keystore *ks)
             if (sk_X509_value(k->chain, j) == NULL)
                 kmf_die("key %zu: NULL certificate in the chain", i);
     }
-    for (int j = 0; j < sk_X509_num(ks->trusted); j++)
-        if (sk_X509_value(ks->trusted, j) == NULL)
-            kmf_die("NULL trusted certificate");
+    for (size_t j = 0; j < ks->trusted.n; j++)
+        if (ks->trusted.v[j].der == NULL || !km_der_is_certificate_shaped(ks->trusted.v[j].der, ks->trusted.v[j].len))
+            kmf_die("trusted certificate %zu has not a certificate's shape", j);
 }
 
 void kmf_decrypt_all(OSSL_LIB_CTX *libctx, const km_keystore *ks, const km_secret *pw)

@@ -130,7 +130,7 @@ static void check_material(int ok, const km_status *st, const km_request *rq, co
 {
     kmf_check_status("km_material_load", ok, st);
     if (!ok) {
-        if (m->key_der != NULL || m->chain != NULL || m->trusted != NULL)
+        if (m->key_der != NULL || m->chain != NULL || m->trusted.n > 0)
             kmf_die("km_material_load failed but yields material");
         return;
     }
@@ -142,12 +142,17 @@ static void check_material(int ok, const km_status *st, const km_request *rq, co
         kmf_die("key required, none yielded, no error");
     if (m->chain != NULL && !rq->want_chain)
         kmf_die("a chain that was not asked for");
-    if (m->trusted != NULL && !rq->want_trusted)
+    if (m->trusted.n > 0 && !rq->want_trusted)
         kmf_die("trusted certificates that were not asked for");
     if (rq->subject != NULL)
-        for (int i = 0; i < sk_X509_num(m->trusted); i++)
-            if (X509_NAME_cmp(X509_get_subject_name(sk_X509_value(m->trusted, i)), rq->subject) != 0)
+        for (size_t i = 0; i < m->trusted.n; i++) {
+            X509 *x = km_der_x509(NULL, &m->trusted.v[i]);
+            int other = x == NULL || X509_NAME_cmp(X509_get_subject_name(x), rq->subject) != 0;
+
+            X509_free(x);
+            if (other)
                 kmf_die("subject search yields another subject");
+        }
 }
 
 static void load_direct(const char *uri_text, int req, const km_secret *password,

@@ -81,6 +81,24 @@ must_fail "key does not match the certificate" \
   "tls.key: the private key does not match the certificate .*cm-client \(libcrypto: key values mismatch\)" \
   "keystore:$WORK/cm-mismatch"
 
+# damaged trusted certificates (ca.crt). The provider keeps a trust anchor
+# as read, its outer shape checked, and OSSL_STORE's decode is its one
+# decode: a block that is not a certificate's shape is refused as the file
+# is read; one with that shape (a CSR's DER under a CERTIFICATE header)
+# when OSSL_STORE cannot decode it, with the provider's reason, last
+cp -r "$VOL/cm" "$WORK/cm-badca"
+printf -- '-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n' "$(printf 'not DER at all' | base64)" \
+  >"$WORK/cm-badca/ca.crt"
+must_fail "trusted certificate that is not DER" "ca.crt: PEM block 1 \(CERTIFICATE\) is not a valid certificate" \
+  "keystore:$WORK/cm-badca"
+openssl req -new -key "$VOL/cm/tls.key" -subj /CN=csr -outform DER -out "$WORK/csr.der" 2>/dev/null
+printf -- '-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n' "$(base64 -w 64 "$WORK/csr.der")" \
+  >"$WORK/cm-badca/ca.crt"
+must_fail "trusted certificate of a certificate's shape that does not decode" \
+  "cm-badca: trusted certificate 1 is not a valid certificate" "keystore:$WORK/cm-badca?part=truststore"
+expect_fail "the same through the plugin's load loop (kafka-mtls inspect)" "trusted certificate 1 is not a valid certificate" \
+  "$KMTLS_TOOL" inspect "$WORK/cm-badca"
+
 # no key: a truststore asked for a key
 expect_fail "no key in the store (openssl pkey)" "client-p12.truststore.jks: no private key" \
   openssl pkey "${PROV[@]}" -in "keystore:$P12/client-p12.truststore.jks" -noout
