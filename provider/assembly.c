@@ -17,6 +17,7 @@
 
 #include "assembly.h"
 #include "formats.h"
+#include "key_match.h"
 #include "kafka-mtls.h"
 #include "kmtls/files.h"
 #include "kmtls/safe_path.h"
@@ -158,39 +159,29 @@ static int check_key(const km_request *rq, const km_keystore *ks, const km_key_e
                      km_material *m, km_status *st)
 {
     EVP_PKEY *pkey = decode_key(rq->libctx, m->key_der, m->key_len);
-    int ok;
+    X509 *leaf = NULL;
+    int match = 1;
 
     if (pkey == NULL)
         return km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: the decrypted private key is not valid", ks->path);
     snprintf(m->key_type, sizeof(m->key_type), "%s", EVP_PKEY_get0_type_name(pkey));
-    /* sk_X509_num is -1 for no stack at all: a key without certificates */
-    ok = sk_X509_num(k->chain) <= 0 || X509_check_private_key(sk_X509_value(k->chain, 0), pkey);
+    if (k->chain.n > 0) /* a key without certificates has nothing to match */
+        match = km_key_matches_cert(rq->libctx, &k->chain.v[0], pkey, &leaf);
     EVP_PKEY_free(m->pkey);
-    m->pkey = ok ? pkey : NULL; /* kept: the store hands it out (store.c) */
-    if (!ok) {
-        char subject[256];
+    m->pkey = match == 1 ? pkey : NULL; /* kept: the store hands it out (store.c) */
+    if (match != 1) {
+        char subject[256] = "";
 
         EVP_PKEY_free(pkey);
-        X509_NAME_oneline(X509_get_subject_name(sk_X509_value(k->chain, 0)), subject, sizeof(subject));
-        return km_fail_crypto(st, KAFKA_MTLS_R_KEY_MISMATCH,
-                              "%s: the private key does not match the certificate %s", ks->path, subject);
+        if (leaf != NULL)
+            X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
+        X509_free(leaf);
+        return match < 0 ? km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: the certificate of the private key is "
+                                          "not a valid certificate", ks->path)
+                         : km_fail_crypto(st, KAFKA_MTLS_R_KEY_MISMATCH, "%s: the private key does not match "
+                                          "the certificate %s", ks->path, subject);
     }
-    return 1;
-}
-
-static int add_unique(STACK_OF(X509) **dst, X509 *x)
-{
-    if (*dst == NULL && (*dst = sk_X509_new_null()) == NULL)
-        return 0;
-    for (int i = 0; i < sk_X509_num(*dst); i++)
-        if (X509_cmp(sk_X509_value(*dst, i), x) == 0)
-            return 1;
-    if (!X509_up_ref(x))
-        return 0;
-    if (!sk_X509_push(*dst, x)) {
-        X509_free(x);
-        return 0;
-    }
+    X509_free(leaf);
     return 1;
 }
 
@@ -242,14 +233,15 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, km
     }
     if ((k = select_key(rq, v, ks, st)) == NULL)
         return 0;
-    km_trace("%s: key entry %s of %zu, %d certificates with it", ks->path, k->alias ? k->alias : "(no alias)",
-             ks->nkeys, sk_X509_num(k->chain));
+    km_trace("%s: key entry %s of %zu, %zu certificates with it", ks->path, k->alias ? k->alias : "(no alias)",
+             ks->nkeys, k->chain.n);
     if (rq->want_chain) {
-        if (sk_X509_num(k->chain) <= 0 && f->role == KM_ROLE_KEYSTORE)
+        if (k->chain.n == 0 && f->role == KM_ROLE_KEYSTORE)
             return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: the private key has no certificate",
                            ks->path);
-        for (int i = 0; i < sk_X509_num(k->chain); i++)
-            if (!add_unique(&m->chain, sk_X509_value(k->chain, i)))
+        for (size_t i = 0; i < k->chain.n; i++)
+            if (!km_ders_has(&m->chain, &k->chain.v[i]) &&
+                !km_ders_add(&m->chain, k->chain.v[i].der, k->chain.v[i].len))
                 return km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
     }
     if (!rq->want_key)
@@ -262,20 +254,16 @@ static int use_key(const km_request *rq, const km_volume *v, km_keystore *ks, km
 }
 
 /* The PEM layouts split key and chain over two files: join them. */
-static int attach_chain(OSSL_LIB_CTX *libctx, km_keystore *key_ks, km_keystore *chain_ks, km_status *st)
+static int attach_chain(km_keystore *key_ks, km_keystore *chain_ks, km_status *st)
 {
-    STACK_OF(X509) *chain;
-
     if (key_ks->nkeys != 1)
         return km_fail(st, key_ks->nkeys ? KAFKA_MTLS_R_MULTIPLE_KEYS : KAFKA_MTLS_R_NO_KEY,
                        "%s: expected exactly one private key, found %zu", key_ks->path, key_ks->nkeys);
     if (chain_ks->trusted.n == 0)
         return km_fail(st, KAFKA_MTLS_R_NO_CERTIFICATE, "%s: no certificate", chain_ks->path);
-    if (!km_ders_decode(libctx, &chain_ks->trusted, &chain, chain_ks->path, st))
-        return 0;
-    km_certs_free(key_ks->keys[0].chain);
-    key_ks->keys[0].chain = chain;
-    km_ders_clear(&chain_ks->trusted);
+    km_ders_clear(&key_ks->keys[0].chain);
+    key_ks->keys[0].chain = chain_ks->trusted;
+    chain_ks->trusted = (km_ders){ 0 };
     return 1;
 }
 
@@ -317,7 +305,7 @@ int km_assemble(const km_request *rq, km_material *out, km_status *st)
             continue;
         switch (f->role) {
         case KM_ROLE_KEY:
-            if (i + 1 < v.nfiles && stores[i + 1] != NULL && !attach_chain(rq->libctx, stores[i], stores[i + 1], st))
+            if (i + 1 < v.nfiles && stores[i + 1] != NULL && !attach_chain(stores[i], stores[i + 1], st))
                 goto done;
             /* fall through */
         case KM_ROLE_KEYSTORE:
@@ -350,7 +338,7 @@ void km_material_clear(km_material *m)
 {
     OPENSSL_clear_free(m->key_der, m->key_len);
     EVP_PKEY_free(m->pkey); /* the last reference cleanses it */
-    km_certs_free(m->chain);
+    km_ders_clear(&m->chain);
     km_ders_clear(&m->trusted);
     memset(m, 0, sizeof(*m));
 }

@@ -157,42 +157,32 @@ static int malformed_cert(jks_ctx *c, const char *alias)
                    c->path, c->format, alias);
 }
 
-/* A certificate of a key entry's chain, decoded (its leaf is checked
- * against the key). */
-static int read_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias, X509 **out)
+/* A certificate, kept as read (keystore.h) into d. */
+static int take_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias, km_ders *d)
 {
-    km_der d = { 0 };
+    km_der der = { 0 };
 
-    if (!read_cert_der(c, r, entry, alias, &d))
+    if (!read_cert_der(c, r, entry, alias, &der))
         return 0;
     if (c->ks == NULL)
         return 1;
-    if ((*out = km_der_x509(c->libctx, &d)) == NULL)
+    if (!km_der_is_certificate_shaped(der.der, der.len))
         return malformed_cert(c, alias);
+    if (!km_ders_add(d, der.der, der.len))
+        return km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
     return 1;
 }
 
-/* A trusted certificate entry, kept as read (keystore.h). */
 static int read_trusted_cert(jks_ctx *c, reader *r, uint32_t entry, const char *alias)
 {
-    km_der d = { 0 };
-
-    if (!read_cert_der(c, r, entry, alias, &d))
-        return 0;
-    if (c->ks == NULL)
-        return 1;
-    if (!km_der_is_certificate_shaped(d.der, d.len))
-        return malformed_cert(c, alias);
-    if (!km_ders_add(&c->ks->trusted, d.der, d.len))
-        return km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
-    return 1;
+    return take_cert(c, r, entry, alias, c->ks != NULL ? &c->ks->trusted : NULL);
 }
 
 /* Decode pass: the key entry's EncryptedPrivateKeyInfo must name a protector
  * we implement; the blob is kept encrypted. On success ks owns alias and
  * chain; on failure the caller still does. */
 static int add_key(jks_ctx *c, char *alias, const unsigned char *epki, size_t epki_len,
-                   STACK_OF(X509) *chain)
+                   km_ders *chain)
 {
     X509_SIG *sig = km_jks_parse_epki(epki, epki_len);
     int parsed = sig != NULL, kind = parsed ? km_jks_protector_of(sig) : -1;
@@ -220,7 +210,7 @@ static int read_key_entry(jks_ctx *c, reader *r, uint32_t entry, const char *ali
 {
     const unsigned char *epki;
     uint32_t epki_len, ncerts;
-    STACK_OF(X509) *chain = NULL;
+    km_ders chain = { 0 };
     char *owned_alias = NULL;
 
     if (!rd_u32(r, &epki_len) || !rd_bytes(r, epki_len, &epki) || !rd_u32(r, &ncerts))
@@ -234,30 +224,20 @@ static int read_key_entry(jks_ctx *c, reader *r, uint32_t entry, const char *ali
         c->first_key = epki;
         c->first_key_len = epki_len;
     }
-    if (c->ks != NULL && (chain = sk_X509_new_null()) == NULL)
-        return km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
-    for (uint32_t i = 0; i < ncerts; i++) {
-        X509 *x = NULL;
-
-        if (!read_cert(c, r, entry, alias, &x))
+    for (uint32_t i = 0; i < ncerts; i++)
+        if (!take_cert(c, r, entry, alias, &chain))
             goto err;
-        if (x != NULL && !sk_X509_push(chain, x)) {
-            X509_free(x);
-            km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
-            goto err;
-        }
-    }
     if (c->ks == NULL)
         return 1;
     if ((owned_alias = OPENSSL_strdup(alias)) == NULL) {
         km_fail(c->st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", c->path);
         goto err;
     }
-    if (add_key(c, owned_alias, epki, epki_len, chain))
+    if (add_key(c, owned_alias, epki, epki_len, &chain))
         return 1;
 err:
     OPENSSL_free(owned_alias);
-    km_certs_free(chain);
+    km_ders_clear(&chain);
     return 0;
 }
 

@@ -7,7 +7,6 @@
 
 #include "kafka-mtls.h"
 #include "keystore.h"
-#include "kmtls/status.h"
 
 void km_certs_free(STACK_OF(X509) *sk)
 {
@@ -85,32 +84,6 @@ err:
     return NULL;
 }
 
-int km_ders_decode(OSSL_LIB_CTX *libctx, const km_ders *d, STACK_OF(X509) **out, const char *path, km_status *st)
-{
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    int ok = chain != NULL || km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-
-    ERR_set_mark();
-    for (size_t i = 0; ok && i < d->n; i++) {
-        X509 *x = km_der_x509(libctx, &d->v[i]);
-
-        if (x == NULL)
-            ok = km_fail_crypto(st, KAFKA_MTLS_R_CORRUPT, "%s: certificate %zu (in file order) is not a valid "
-                                "certificate", path, i + 1);
-        else if (!sk_X509_push(chain, x)) {
-            X509_free(x);
-            ok = km_fail(st, KAFKA_MTLS_R_INTERNAL, "out of memory");
-        }
-    }
-    ERR_pop_to_mark();
-    if (!ok) {
-        km_certs_free(chain);
-        return 0;
-    }
-    *out = chain;
-    return 1;
-}
-
 km_keystore *km_keystore_new(const char *path)
 {
     km_keystore *ks = OPENSSL_zalloc(sizeof(*ks));
@@ -124,7 +97,7 @@ static void key_entry_clear(km_key_entry *k)
 {
     OPENSSL_free(k->alias);
     OPENSSL_clear_free(k->blob, k->blob_len);
-    km_certs_free(k->chain);
+    km_ders_clear(&k->chain);
 }
 
 void km_keystore_free(km_keystore *ks)
@@ -140,15 +113,18 @@ void km_keystore_free(km_keystore *ks)
 
 km_key_entry *km_keystore_add_key(km_keystore *ks, char *alias, km_key_kind kind,
                                   unsigned char *blob, size_t blob_len,
-                                  STACK_OF(X509) *chain)
+                                  km_ders *chain)
 {
     km_key_entry *keys = OPENSSL_realloc(ks->keys, (ks->nkeys + 1) * sizeof(*keys));
 
     if (keys == NULL)
         return NULL;
     ks->keys = keys;
-    keys[ks->nkeys] = (km_key_entry){ .alias = alias, .kind = kind, .blob = blob,
-                                      .blob_len = blob_len, .chain = chain };
+    keys[ks->nkeys] = (km_key_entry){ .alias = alias, .kind = kind, .blob = blob, .blob_len = blob_len };
+    if (chain != NULL) {
+        keys[ks->nkeys].chain = *chain;
+        *chain = (km_ders){ 0 };
+    }
     return &keys[ks->nkeys++];
 }
 

@@ -22,20 +22,13 @@ typedef enum km_key_kind {
     KM_KEY_PEM       /* blob: PEM text of the key (maybe encrypted) */
 } km_key_kind;
 
-typedef struct km_key_entry {
-    char *alias;              /* UTF-8, may be NULL (PEM) */
-    km_key_kind kind;
-    unsigned char *blob;      /* encrypted key, see kind; cleansed on free */
-    size_t blob_len;
-    STACK_OF(X509) *chain;    /* leaf first, then issuers in order */
-} km_key_entry;
-
 /*
- * Trusted certificates as they were read: DER, checked to have a
- * certificate's outer shape, never decoded unless a subject search asks. OSSL_STORE decodes
- * every certificate it hands out, and in OpenSSL 3.0 a decode costs about
- * 0.2 ms (most of it setting up the public key's decoders): decoding a
- * trust anchor here too would double what a truststore costs to read.
+ * Certificates as they were read: DER, checked to have a certificate's
+ * outer shape, decoded only to compare a subject (a subject search) or a
+ * key the quick way cannot (key_match.c). OSSL_STORE decodes every
+ * certificate it hands out, and in OpenSSL 3.0 a decode costs about 0.2 ms
+ * (most of it setting up the public key's decoders): decoding them here too
+ * would double what a keystore and a truststore cost to read.
  */
 typedef struct km_der {
     unsigned char *der;
@@ -58,11 +51,14 @@ void km_ders_clear(km_ders *d);
 int km_der_is_certificate_shaped(const unsigned char *der, size_t len);
 /* c decoded in libctx, or NULL. */
 X509 *km_der_x509(OSSL_LIB_CTX *libctx, const km_der *c);
-/* All of d decoded, in order, into a new *out; 1, or 0 with st naming path
- * and the certificate's place in it. libcrypto's error queue is left as
- * it was. */
-int km_ders_decode(OSSL_LIB_CTX *libctx, const km_ders *d, STACK_OF(X509) **out, const char *path,
-                   km_status *st);
+
+typedef struct km_key_entry {
+    char *alias;              /* UTF-8, may be NULL (PEM) */
+    km_key_kind kind;
+    unsigned char *blob;      /* encrypted key, see kind; cleansed on free */
+    size_t blob_len;
+    km_ders chain;            /* leaf first, then issuers in order */
+} km_key_entry;
 
 typedef struct km_keystore {
     const char *path;         /* borrowed: for messages */
@@ -77,10 +73,11 @@ void km_certs_free(STACK_OF(X509) *sk);
 
 km_keystore *km_keystore_new(const char *path);
 void km_keystore_free(km_keystore *ks);
-/* Appends a key entry; takes ownership of alias, blob, chain. NULL on OOM. */
+/* Appends a key entry; takes ownership of alias, blob and, when not NULL,
+ * the certificates in chain (leaving it empty). NULL on OOM. */
 km_key_entry *km_keystore_add_key(km_keystore *ks, char *alias, km_key_kind kind,
                                   unsigned char *blob, size_t blob_len,
-                                  STACK_OF(X509) *chain);
+                                  km_ders *chain);
 
 /* A decrypted key as what the store hands out: PrivateKeyInfo DER in *der
  * (cleanse-free with OPENSSL_clear_free(*der, *der_len)). 1, or 0 with st

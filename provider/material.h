@@ -35,17 +35,17 @@ typedef struct km_material {
                                      * OSSL_STORE imports the key into */
     EVP_PKEY *pkey;                 /* key_der decoded (for the check against its
                                      * certificate), handed out by reference */
-    STACK_OF(X509) *chain;          /* leaf first; NULL when not wanted */
+    km_ders chain;                  /* leaf first, as read; none when not wanted */
     km_ders trusted;                /* as read (keystore.h); none when not wanted */
 } km_material;
 
 /*
  * Reads what rq asks for, afresh (a refreshed volume is seen by the next
  * load), and checks it before anything is handed out: a failure never
- * yields half the material, save one: a trusted certificate that has a
+ * yields half the material, save one: a certificate that has a
  * certificate's outer shape but does not decode fails where OSSL_STORE
- * decodes it, after the key and chain (store.c; the plugin's load loop
- * then drops them all). A volume is read whole from one side of a swap
+ * decodes it, after what came before it (store.c; the plugin's load loop
+ * then drops it all). A volume is read whole from one side of a swap
  * (pinning.c). 1, or 0 with st set.
  */
 int km_material_load(const km_request *rq, km_material *out, km_status *st);

@@ -91,7 +91,7 @@ int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
                 const km_secret *password, km_keystore *ks, km_status *st)
 {
     pem_read r = { .libctx = libctx, .ks = ks, .st = st };
-    int blocks = 0, done, ok;
+    int blocks = 0, done;
 
     (void)password; /* a PEM file has no store password: only its keys may be encrypted */
     ks->format = KM_FORMAT_PEM;
@@ -107,15 +107,12 @@ int km_read_pem(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
     }
     /* With a key, the file's certificates are its chain (leaf first);
      * without one they are trust anchors (ca.crt, a bundle), or the chain
-     * of a key in the file beside (tls.crt: assembly.c decodes it then). */
-    if (ks->nkeys == 0) {
+     * of a key in the file beside (tls.crt: assembly.c joins them). */
+    if (ks->nkeys > 0)
+        ks->keys[0].chain = r.certs;
+    else
         ks->trusted = r.certs;
-        return 1;
-    }
-    /* its leaf is checked against the key (assembly.c) */
-    ok = km_ders_decode(libctx, &r.certs, &ks->keys[0].chain, ks->path, st);
-    km_ders_clear(&r.certs);
-    return ok;
+    return 1;
 }
 
 /* What the key's one PEM block says of it: encrypted at all, and for

@@ -214,30 +214,17 @@ static p12_cert *find_issuer(p12_walk *w, X509 *child)
     return NULL;
 }
 
-static int push_ref(STACK_OF(X509) *sk, X509 *x)
-{
-    if (!X509_up_ref(x))
-        return 0;
-    if (!sk_X509_push(sk, x)) {
-        X509_free(x);
-        return 0;
-    }
-    return 1;
-}
-
 static int add_key_entry(p12_walk *w, PKCS12_SAFEBAG *key, km_keystore *ks, km_status *st)
 {
-    STACK_OF(X509) *chain = sk_X509_new_null();
+    km_ders chain = { 0 };
     p12_cert *c = find_leaf(w, key);
     unsigned char *blob = NULL;
     char *alias = PKCS12_get_friendlyname(key);
     int len = 0, kind;
 
-    if (chain == NULL)
-        goto oom;
     for (size_t depth = 0; c != NULL && depth < 10; depth++, c = find_issuer(w, c->x)) {
         c->used = 1;
-        if (!push_ref(chain, c->x))
+        if (!km_ders_add_x509(&chain, c->x))
             goto oom;
     }
     if (PKCS12_SAFEBAG_get_nid(key) == NID_keyBag) {
@@ -249,13 +236,13 @@ static int add_key_entry(p12_walk *w, PKCS12_SAFEBAG *key, km_keystore *ks, km_s
     }
     if (len <= 0)
         goto oom;
-    if (km_keystore_add_key(ks, alias, kind, blob, (size_t)len, chain) == NULL)
+    if (km_keystore_add_key(ks, alias, kind, blob, (size_t)len, &chain) == NULL)
         goto oom;
     return 1;
 oom:
     OPENSSL_clear_free(blob, len > 0 ? (size_t)len : 0);
     OPENSSL_free(alias);
-    km_certs_free(chain);
+    km_ders_clear(&chain);
     return km_fail(st, KAFKA_MTLS_R_INTERNAL, "%s: out of memory", ks->path);
 }
 

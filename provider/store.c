@@ -190,45 +190,24 @@ static int store_export_object(void *loaderctx, const void *ref, size_t ref_len,
     return EVP_PKEY_export(ctx->material.pkey, OSSL_KEYMGMT_SELECT_ALL, export_cb, export_cbarg);
 }
 
-static int emit_cert(OSSL_CALLBACK *cb, void *cbarg, X509 *x, const char *desc)
-{
-    unsigned char *der = NULL;
-    int len = i2d_X509(x, &der), ok;
-
-    if (len <= 0)
-        return 0;
-    ok = emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, NULL, der, (size_t)len, desc);
-    OPENSSL_free(der);
-    return ok;
-}
-
-/* A trusted certificate goes out as read (keystore.h): OSSL_STORE's is its
- * one decode. When that fails, the callback has raised "unsupported"; the
+/* A certificate goes out as read (keystore.h): OSSL_STORE's is its one
+ * decode. When that fails, the callback has raised "unsupported"; the
  * reason raised after it, last, names what it was. */
-static int emit_trusted(km_store_ctx *ctx, OSSL_CALLBACK *cb, void *cbarg, int i)
+static int emit_cert(km_store_ctx *ctx, OSSL_CALLBACK *cb, void *cbarg, const km_der *c, const char *desc, int n)
 {
-    const km_der *c = &ctx->material.trusted.v[i];
     km_status st = { 0 };
 
-    if (emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, NULL, c->der, c->len, "trusted certificate"))
+    if (emit(cb, cbarg, OSSL_OBJECT_CERT, NULL, NULL, c->der, c->len, desc))
         return 1;
-    km_fail_crypto(&st, KAFKA_MTLS_R_CORRUPT, "%s: trusted certificate %d is not a valid certificate",
-                   ctx->uri.path, i + 1);
+    km_fail_crypto(&st, KAFKA_MTLS_R_CORRUPT, "%s: %s %d is not a valid certificate", ctx->uri.path, desc, n);
     km_raise(ctx->pc, &st);
     ctx->failed = 1;
     return 0;
 }
 
-static int count(const STACK_OF(X509) *sk)
-{
-    int n = sk_X509_num(sk);
-
-    return n > 0 ? n : 0; /* -1 for a NULL stack */
-}
-
 static int object_count(const km_store_ctx *ctx)
 {
-    return (ctx->material.key_der != NULL) + count(ctx->material.chain) + (int)ctx->material.trusted.n;
+    return (ctx->material.key_der != NULL) + (int)ctx->material.chain.n + (int)ctx->material.trusted.n;
 }
 
 static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
@@ -236,7 +215,7 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
 {
     km_store_ctx *ctx = loaderctx;
     km_material *m = &ctx->material;
-    int i, nchain;
+    int i;
 
     if (ctx->failed)
         return 0;
@@ -253,19 +232,18 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
             km_raise(ctx->pc, &st);
             return 0;
         }
-        km_trace("%s: %s layout, key %s, %d chain, %zu trusted", ctx->uri_text, m->layout,
-                 m->key_der ? "yes" : "no", sk_X509_num(m->chain), m->trusted.n);
+        km_trace("%s: %s layout, key %s, %zu chain, %zu trusted", ctx->uri_text, m->layout,
+                 m->key_der ? "yes" : "no", m->chain.n, m->trusted.n);
     }
     i = ctx->next++;
     if (m->key_der != NULL && i-- == 0)
         return emit_key(object_cb, object_cbarg, m);
-    nchain = count(m->chain);
-    if (i < nchain)
-        return emit_cert(object_cb, object_cbarg, sk_X509_value(m->chain, i),
-                         i == 0 ? "certificate" : "chain certificate");
-    i -= nchain;
+    if (i >= 0 && (size_t)i < m->chain.n)
+        return emit_cert(ctx, object_cb, object_cbarg, &m->chain.v[i], i == 0 ? "certificate" : "chain certificate",
+                         i + 1);
+    i -= (int)m->chain.n;
     if (i >= 0 && (size_t)i < m->trusted.n)
-        return emit_trusted(ctx, object_cb, object_cbarg, i);
+        return emit_cert(ctx, object_cb, object_cbarg, &m->trusted.v[i], "trusted certificate", i + 1);
     return 0;
 }
 

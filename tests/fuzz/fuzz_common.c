@@ -115,9 +115,9 @@ void kmf_check_keystore(const km_keystore *ks)
             kmf_die("key %zu has no blob", i);
         if ((unsigned)k->kind > KM_KEY_PEM)
             kmf_die("key %zu has kind %d", i, (int)k->kind);
-        for (int j = 0; j < sk_X509_num(k->chain); j++)
-            if (sk_X509_value(k->chain, j) == NULL)
-                kmf_die("key %zu: NULL certificate in the chain", i);
+        for (size_t j = 0; j < k->chain.n; j++)
+            if (k->chain.v[j].der == NULL || !km_der_is_certificate_shaped(k->chain.v[j].der, k->chain.v[j].len))
+                kmf_die("key %zu: chain certificate %zu has not a certificate's shape", i, j);
     }
     for (size_t j = 0; j < ks->trusted.n; j++)
         if (ks->trusted.v[j].der == NULL || !km_der_is_certificate_shaped(ks->trusted.v[j].der, ks->trusted.v[j].len))

@@ -130,7 +130,7 @@ static void check_material(int ok, const km_status *st, const km_request *rq, co
 {
     kmf_check_status("km_material_load", ok, st);
     if (!ok) {
-        if (m->key_der != NULL || m->chain != NULL || m->trusted.n > 0)
+        if (m->key_der != NULL || m->chain.n > 0 || m->trusted.n > 0)
             kmf_die("km_material_load failed but yields material");
         return;
     }
@@ -140,7 +140,7 @@ static void check_material(int ok, const km_status *st, const km_request *rq, co
         kmf_die("a key that was not asked for");
     if (rq->key_required && m->key_der == NULL)
         kmf_die("key required, none yielded, no error");
-    if (m->chain != NULL && !rq->want_chain)
+    if (m->chain.n > 0 && !rq->want_chain)
         kmf_die("a chain that was not asked for");
     if (m->trusted.n > 0 && !rq->want_trusted)
         kmf_die("trusted certificates that were not asked for");
