@@ -121,9 +121,11 @@ static void log_counts(km_live *l)
 
     if (l->transport == NULL || l->s->log.level < LOG_DEBUG || km_transport_stats(l->transport, &st, NULL, 0) < 0)
         return;
-    snprintf(line, sizeof(line), "kafka-mtls: transport: %llu handshakes (%llu failed), %llu connections moved; "
+    snprintf(line, sizeof(line), "kafka-mtls: transport: %llu handshakes (%llu failed, %llu begun on librdkafka's "
+             "threads), %llu connections moved; "
              "%llu requests sent on librdkafka's threads, %llu replies taken there (%llu waits), %llu quiet "
              "catches", (unsigned long long)st.handshakes_ok, (unsigned long long)st.handshakes_failed,
+             (unsigned long long)st.prestarted,
              (unsigned long long)st.moved, (unsigned long long)st.direct, (unsigned long long)st.replies_direct,
              (unsigned long long)st.reply_waits, (unsigned long long)st.quiet_catches);
     km_client_log_line(&l->s->log, l->rk, LOG_DEBUG, line);

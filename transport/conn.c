@@ -159,6 +159,8 @@ void km_conn_start(km_conn *c)
         km_conn_leg_failed(c, c->tls, "out of memory");
         return;
     }
+    if (c->tls->prestarted)
+        c->t->counters.prestarted++;
     if (km_leg_start(c->tls, why, sizeof(why)) != 0) {
         km_conn_leg_failed(c, c->tls, why);
         return;

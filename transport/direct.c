@@ -65,13 +65,21 @@ static int answered_at_once(int api_key)
 /* SSL_write to a TCP socket whose peer has gone raises SIGPIPE unless the
  * thread blocks it. librdkafka blocks every signal in its threads; in a
  * thread that does not, the transport's thread does the writing. */
+int km_thread_blocks_sigpipe(void)
+{
+    sigset_t cur;
+
+    return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPIPE) == 1;
+}
+
+/* Asked once per thread: on every request it would cost a system call, and
+ * librdkafka's threads never change their mask. */
 static int sigpipe_blocked(void)
 {
     static __thread int known; /* 0 not yet asked, 1 blocked, -1 not */
-    sigset_t cur;
 
     if (known == 0)
-        known = pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPIPE) == 1 ? 1 : -1;
+        known = km_thread_blocks_sigpipe() ? 1 : -1;
     return known > 0;
 }
 

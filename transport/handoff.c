@@ -147,6 +147,7 @@ int km_transport_connect(km_transport *t, int fd, const struct sockaddr *addr, s
     c->plain.fd = pair[1];
     c->rk_fd = fd;
     c->held = c->held_total = held;
+    km_leg_prestart(c->tls);
     if ((err = km_submit(t, &c->add_cmd)) != 0) {
         /* Closing P with the filler queued makes fd report ECONNRESET. */
         km_conn_discard(c);

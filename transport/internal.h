@@ -75,6 +75,8 @@ struct km_leg {
     int write_wants_write;        /* SSL_write waits for the socket writable */
     int write_wants_read;         /* SSL_write waits for it readable (rare) */
     int read_wants_write;         /* SSL_read waits for it writable (rare) */
+    uint32_t prestarted;          /* the ClientHello went out on librdkafka's thread:
+                                   * what to watch for next (km_leg_prestart) */
 };
 
 /* A request from another thread to the transport's thread. */
@@ -191,6 +193,7 @@ void km_sockopts_apply(int fd, const km_sockopts *o, const km_sockopts *defaults
 
 /* leg.c */
 km_leg *km_leg_new(km_conn *c, SSL_CTX *ctx, uint64_t gen);   /* takes the ctx reference */
+void km_leg_prestart(km_leg *l);                              /* librdkafka's thread: ClientHello if connected */
 int km_leg_start(km_leg *l, char *why, size_t n);             /* TLS set up, socket watched */
 int km_leg_open(km_leg *l, char *why, size_t n);              /* a spare: new socket + connect */
 void km_leg_event(km_leg *l);                                 /* drives it towards LEG_UP */
@@ -230,6 +233,9 @@ int km_pump_idle(const km_conn *c);          /* nothing forwarded awaits its res
 int km_pump_alloc(km_conn *c);
 int km_pump_up(km_conn *c);                  /* librdkafka -> broker only: 0 ok, -1 done */
 
+/* direct.c: whether the calling thread blocks SIGPIPE, which any write to a
+ * TCP socket from a thread other than the transport's requires. */
+int km_thread_blocks_sigpipe(void);
 /* direct.c: km_transport_request_sent's work, with t->work held; 1 if a
  * request was completed and sent by the calling thread */
 int km_direct_forward(km_transport *t, int fd);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,58 @@ km_leg *km_leg_new(km_conn *c, SSL_CTX *ctx, uint64_t gen)
     return l;
 }
 
+/*
+ * On librdkafka's thread, in connect_cb, before the connection is handed to
+ * the transport's thread: when the TCP connect has completed already (a
+ * broker on this host: loopback connects at once) and the thread blocks
+ * SIGPIPE (librdkafka's do), the ClientHello goes out from here, and the broker works on it while the transport's thread wakes
+ * up, which on a VM whose idle CPUs halt takes tens of microseconds or more
+ * (README: Librdkafka's own thread). Nothing is waited for. The leg is not
+ * the transport thread's yet, and km_submit orders what was done here
+ * before anything that thread does with it. Whatever SSL_connect said, the
+ * transport's thread carries on from it (km_leg_start): a failure is
+ * reported there, as always.
+ */
+void km_leg_prestart(km_leg *l)
+{
+    km_conn *c = l->ep.c;
+    struct pollfd p = { .fd = l->ep.fd, .events = POLLOUT };
+    int soerr = 0, r;
+    socklen_t len = sizeof(soerr);
+    char why[256];
+
+    if (!km_thread_blocks_sigpipe() || poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP)) ||
+        !(p.revents & POLLOUT) || getsockopt(l->ep.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0)
+        return; /* still connecting, or failed: the transport's thread sees it */
+    l->started_ms = km_transport_clock_ms();
+    if (km_tls_prepare(l, c->host, c->t->cfg.verify_hostname, why, sizeof(why)) != 0) {
+        SSL_free(l->ssl); /* the transport's thread prepares again, and reports */
+        l->ssl = NULL;
+        ERR_clear_error();
+        return;
+    }
+    l->phase = LEG_HANDSHAKE;
+    ERR_clear_error();
+    errno = 0;
+    r = SSL_connect(l->ssl);
+    /* the next event: the ServerHello; anything else, the socket writable
+     * at once, and handshake() on the transport's thread says what it was */
+    l->prestarted = r <= 0 && SSL_get_error(l->ssl, r) == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+    ERR_clear_error(); /* librdkafka's thread keeps no error of ours */
+}
+
 int km_leg_start(km_leg *l, char *why, size_t n)
 {
     km_conn *c = l->ep.c;
     int e;
 
+    if (l->prestarted) {
+        if ((e = km_register(&l->ep, l->prestarted)) != 0) {
+            snprintf(why, n, "epoll: %s", strerror(e));
+            return -1;
+        }
+        return 0;
+    }
     l->started_ms = km_transport_clock_ms();
     if (km_tls_prepare(l, c->host, c->t->cfg.verify_hostname, why, n) != 0)
         return -1;

@@ -850,6 +850,30 @@ static void block_sigpipe(void)
     ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
 }
 
+/* A broker on this host has the TCP connect done by the time connect_cb's
+ * connect returns: the ClientHello leaves from the caller's thread (one
+ * that blocks SIGPIPE, as librdkafka's do), the transport's thread takes
+ * the handshake on from there, and the connection is as any other. */
+START_TEST(clienthello_leaves_from_the_connecting_thread)
+{
+    long mark = mtls_peer_mark(&peer13);
+    km_transport *t;
+    int fd;
+
+    block_sigpipe();
+    t = transport(NULL, "app-v1", "ca", 0);
+    fd = lk_connect(t, peer13.port, broker(peer13.port));
+    ck_assert_int_eq(lk_wait_connected(fd, T_CONNECT), 0);
+    ck_assert_int_eq(lk_apiversions_roundtrip(fd, 1, T_REPLY), 0);
+    ck_assert(mtls_peer_wait_log(&peer13, mark, "Certificate accepted at depth=0: CN=app-v1", 5000));
+    km_transport_counts st = counts(t, NULL, 0);
+    ck_assert_uint_eq(st.prestarted, 1);
+    ck_assert_uint_eq(st.handshakes_ok, 1);
+    close(fd);
+    done(t);
+}
+END_TEST
+
 /* The transport's thread is held off (its lock taken here), so nobody but
  * the caller can have forwarded the request when the response comes. */
 START_TEST(direct_request_is_sent_by_the_calling_thread)
@@ -1211,6 +1235,7 @@ START_TEST(direct_needs_sigpipe_blocked)
         ck_assert_int_ge(lk_read_frame(fd, body, sizeof(body), T_REPLY), 10);
     }
     ck_assert_uint_eq(counts(t, NULL, 0).direct, 0);
+    ck_assert_uint_eq(counts(t, NULL, 0).prestarted, 0); /* nor the ClientHello */
     close(fd);
     done(t);
 }
@@ -1308,6 +1333,7 @@ int main(void)
 
     tcase_add_unchecked_fixture(lifecycle, start_peer13, stop_peer13);
     tcase_add_unchecked_fixture(direct, start_peer13, stop_peer13);
+    tcase_add_test(direct, clienthello_leaves_from_the_connecting_thread);
     tcase_add_test(direct, direct_request_is_sent_by_the_calling_thread);
     tcase_add_test(direct, direct_and_transport_thread_share_a_connection);
     tcase_add_test(direct, direct_needs_sigpipe_blocked);

@@ -228,6 +228,8 @@ typedef struct km_transport_counts {
     unsigned conns_up;            /* UP, MOVING or DRAINING: librdkafka sees them connected */
     unsigned conns_old;           /* open, of an older generation */
     uint64_t handshakes_ok, handshakes_failed;
+    uint64_t prestarted;          /* handshakes whose ClientHello km_transport_connect's caller sent
+                                   * (the connect had completed, the thread blocks SIGPIPE) */
     uint64_t moved;               /* connections moved to newer credentials in place */
     uint64_t move_failures;       /* ... whose new credentials the broker refused */
     uint64_t drained;             /* old-generation connections closed at a boundary */
