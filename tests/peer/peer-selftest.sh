@@ -250,7 +250,10 @@ if has_peer kafka09; then
     else not_ok "kafka09: consume" "$W/k.C"; fi
     check "kafka09: request log names the client (principal:User:CN=$CN)" \
       grep -q "principal:User:CN=$CN\$" "$D/request.log"
-    refused "$W/k.nocert" 'handshake failed|certificate required|alert' \
+    # JDK 17 under Kafka 0.9 ends the handshake of a client without a
+    # certificate with an alert, or (seen once, in a full local run) with a record
+    # OpenSSL calls an unexpected message: a refusal either way
+    refused "$W/k.nocert" 'handshake failed|certificate required|alert|unexpected message' \
       -b "$B" "${TLS[@]}" "${OLD[@]}" -m 2 -L & r1=$!
     refused "$W/k.rogue" 'handshake failed|unknown ca|alert' \
       -b "$B" "${ROGUE[@]}" "${OLD[@]}" -m 2 -L & r2=$!
