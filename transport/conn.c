@@ -240,7 +240,8 @@ void km_conn_event(km_conn *c, km_leg *leg, uint32_t events)
     if (c->state < KM_CONN_UP)
         return;
     unsigned kick = 0;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    /* EPOLLRDHUP: a TLS socket watched for nothing else (pump.c) */
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | (leg ? EPOLLRDHUP : 0)))
         kick |= leg ? KM_KICK_TLS_IN : KM_KICK_PLAIN_IN;
     if (events & EPOLLOUT)
         kick |= leg ? KM_KICK_TLS_OUT : KM_KICK_PLAIN_OUT;

@@ -168,8 +168,12 @@ static void wait_for_reply(km_transport *t, km_conn *c)
     int r;
 
     /* the transport's thread must not be woken by the response (it would
-     * race for it): the TLS socket is unwatched and the connection lent */
-    km_watch(&c->tls->ep, 0);
+     * race for it): the TLS socket is watched for a hang-up only, and the
+     * connection lent. It stays so after a reply taken here, for the next
+     * request: with replies quick, only a wait that runs out or a request
+     * not waited for gives the reply back to the transport's thread. */
+    c->replies_lent = 1;
+    km_conn_interest(c);
     c->borrowed = 1;
     t->counters.reply_waits++;
     atomic_fetch_add(&t->waiting, 1);
@@ -189,11 +193,17 @@ static void wait_for_reply(km_transport *t, km_conn *c)
     }
     c->borrowed = 0;
     if (r > 0 && p[0].revents) {
+        c->replies_lent = c->awaiting > 1 ? 0 : 1; /* pipelined: the rest is the transport thread's */
         if (km_pump(c, KM_KICK_TLS_IN) < 0) {
             km_conn_close(c, NULL);
             return;
         }
+        if (c->awaiting > 0 && c->replies_lent) {
+            c->replies_lent = 0;
+            km_conn_interest(c);
+        }
     } else {
+        c->replies_lent = 0;
         km_conn_interest(c);
     }
     if (c->responses > before)
@@ -213,8 +223,12 @@ int km_transport_request_sent(km_transport *t, int fd)
     }
     km_conn *c = conn_of(t, fd);
     forwarded = forward(t, c);
-    if (forwarded && wait_wanted(t, c))
+    if (forwarded && wait_wanted(t, c)) {
         wait_for_reply(t, c);
+    } else if (forwarded && c->replies_lent) {
+        c->replies_lent = 0; /* its reply is the transport thread's to take */
+        km_conn_interest(c);
+    }
     pthread_mutex_unlock(&t->work);
     return forwarded;
 }

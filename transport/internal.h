@@ -128,6 +128,8 @@ struct km_conn {
     int stranded;                 /* the last quiet tick saw bytes in P ... */
     uint64_t stranded_at;         /* ... with up_bytes at this */
     int borrowed;                 /* a reply wait is on: the transport's thread keeps off */
+    int replies_lent;             /* while quiet, librdkafka's thread takes the replies: the TLS
+                                   * socket is watched for a hang-up only (direct.c) */
     uint64_t lone_sent_us;        /* when the one request in flight went out; 0: not one alone */
     uint64_t reply_us;            /* how long a request alone waited for its response (EWMA) */
     uint64_t up_bytes;            /* read from P, ever */

@@ -181,7 +181,14 @@ void km_conn_interest(km_conn *c)
     km_leg *l = c->tls;
     uint32_t tls = 0, plain = EPOLLRDHUP;
 
-    if (c->down_len == 0 || l->write_wants_read)
+    /* a quiet connection whose replies librdkafka's thread takes hears
+     * only a hang-up: watching for each reply, and not for the next, would
+     * cost two epoll_ctl a message (direct.c) */
+    if (c->replies_lent && km_direct_quiet(c))
+        tls |= EPOLLRDHUP;
+    else if (c->down_len == 0)
+        tls |= EPOLLIN;
+    if (l->write_wants_read)
         tls |= EPOLLIN;
     if (c->up_len > 0 || l->read_wants_write)
         tls |= EPOLLOUT;
