@@ -8,11 +8,6 @@
 #include "kafka-mtls.h"
 #include "keystore.h"
 
-void km_certs_free(STACK_OF(X509) *sk)
-{
-    sk_X509_pop_free(sk, X509_free);
-}
-
 int km_ders_add(km_ders *d, const unsigned char *der, size_t len)
 {
     km_der *v = OPENSSL_realloc(d->v, (d->n + 1) * sizeof(*v));

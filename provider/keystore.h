@@ -68,8 +68,6 @@ typedef struct km_keystore {
     km_ders trusted;          /* trusted certificate entries, as read */
 } km_keystore;
 
-/* sk_X509_pop_free(sk, X509_free); OSSL_STACK_OF_X509_free is 3.2+ only. */
-void km_certs_free(STACK_OF(X509) *sk);
 
 km_keystore *km_keystore_new(const char *path);
 void km_keystore_free(km_keystore *ks);
