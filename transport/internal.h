@@ -24,12 +24,15 @@
 #include <sys/socket.h>
 
 #include "frames.h"
+#include "kafka-mtls.h"
 #include "kmtls/transport.h"
 
-#define KM_DEFAULT_DRAIN_MS 10000u
+/* The two a user sets (mtls.rotation.drain.timeout.ms, .reply.wait.us) are
+ * the contract's; the others are the transport's own. */
+#define KM_DEFAULT_DRAIN_MS ((unsigned)KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT)
 #define KM_DEFAULT_GRACE_MS 5000u
 #define KM_DEFAULT_CONFIRM_MS 1000u
-#define KM_DEFAULT_REPLY_WAIT_US 1000
+#define KM_DEFAULT_REPLY_WAIT_US KAFKA_MTLS_ROTATION_REPLY_WAIT_US_DEFAULT
 /* One TLS record of plaintext each way: SSL_read returns at most a record,
  * SSL_write of 16 KiB is one record. */
 #define KM_BUF 16384

@@ -137,7 +137,7 @@ typedef struct km_transport_config {
      * SO_SNDBUF/SO_RCVBUF) only after connecting, on the fd that is then the
      * AF_UNIX end; the plugin passes socket.nagle.disable here instead. */
     int tcp_nodelay;
-    unsigned drain_timeout_ms;    /* default 10000 */
+    unsigned drain_timeout_ms;    /* 0: KAFKA_MTLS_ROTATION_DRAIN_MS_DEFAULT */
     unsigned grace_ms;            /* default 5000; reconnecting only */
     /* TLS 1.3: how long to wait for the server's NewSessionTicket before the
      * connection is given to librdkafka anyway (default 1000). A server that
@@ -148,7 +148,8 @@ typedef struct km_transport_config {
     /* A request alone in flight, of a kind answered at once, whose like was
      * lately answered within half of this: km_transport_request_sent's
      * caller waits up to this long for the response itself (see
-     * km_transport_request_sent). Default 1000 us, at most 1 s; < 0: never. */
+     * km_transport_request_sent). 0: KAFKA_MTLS_ROTATION_REPLY_WAIT_US_DEFAULT
+     * (the contract, kafka-mtls.h); at most 1 s; < 0: never. */
     int reply_wait_us;
 } km_transport_config;
 
