@@ -23,6 +23,10 @@
 #   PEER_TLS_MAX  e.g. TLSv1.2 to cap the TLS version (with TLS 1.3 a rejected
 #                 client sees the alert on its first read, with TLS 1.2
 #                 inside the handshake)
+#   PEER_IPV6     1: each broker is also served on [::1]:<its PORT> (a second
+#                 stunnel service, [broker-PORT-v6], logging the same lines);
+#                 Metadata still advertises 127.0.0.1.  Start also prints
+#                 BOOTSTRAP6 [::1]:<first PORT>.
 #   KMOCKD        a prebuilt kmockd binary; otherwise kmockd.c is compiled
 #                 with ${CC:-cc} into the cache dir (see peer-lib.sh:
 #                 PEER_CACHE, XDG_CACHE_HOME, HOME) on first use
@@ -134,6 +138,19 @@ done
 
 # 2. stunnel: one TLS service per broker; client certificate required and
 #    verified against CA_PEM.
+# service NAME ACCEPT CONNECT: one stunnel service
+service() {
+  echo "[$1]"
+  echo "accept = $2"
+  echo "connect = $3"
+  echo "cert = $CERT"
+  echo "key = $KEY"
+  echo "CAfile = $CA"
+  echo "verifyChain = yes"
+  echo "requireCert = yes"
+  echo "sslVersionMin = TLSv1.2"
+  [[ -z ${PEER_TLS_MAX:-} ]] || echo "sslVersionMax = $PEER_TLS_MAX"
+}
 {
   echo "foreground = quiet"  # stay attached, log only to the output file
   echo "pid ="
@@ -141,16 +158,8 @@ done
   echo "debug = info"
   echo "output = $DIR/stunnel.log"
   while read -r adv real; do
-    echo "[broker-$adv]"
-    echo "accept = 127.0.0.1:$adv"
-    echo "connect = 127.0.0.1:$real"
-    echo "cert = $CERT"
-    echo "key = $KEY"
-    echo "CAfile = $CA"
-    echo "verifyChain = yes"
-    echo "requireCert = yes"
-    echo "sslVersionMin = TLSv1.2"
-    [[ -z ${PEER_TLS_MAX:-} ]] || echo "sslVersionMax = $PEER_TLS_MAX"
+    service "broker-$adv" "127.0.0.1:$adv" "127.0.0.1:$real"
+    [[ ${PEER_IPV6:-0} != 1 ]] || service "broker-$adv-v6" "::1:$adv" "127.0.0.1:$real"
   done <"$DIR/ready"
 } >"$DIR/stunnel.conf"
 SPID=$(peer_spawn "$DIR" stunnel stunnel.out "$STUNNEL" "$DIR/stunnel.conf")
@@ -159,7 +168,10 @@ peer_write_pids "$DIR" "$SPID" "$MPID"
 # 3. ready when stunnel itself listens on every advertised port
 while :; do
   ok=1
-  for p in "${PORTS[@]}"; do peer_listening "$p" "$SPID" || { ok=0; break; }; done
+  for p in "${PORTS[@]}"; do
+    peer_listening "$p" "$SPID" || { ok=0; break; }
+    [[ ${PEER_IPV6:-0} != 1 ]] || peer_listening "$p" "$SPID" '::1' || { ok=0; break; }
+  done
   (( ok )) && break
   if ! peer_alive "$SPID"; then
     cat "$DIR/stunnel.out" "$DIR/stunnel.log" >&2 2>/dev/null || true
@@ -174,5 +186,6 @@ started=1
 
 echo "PIDS $MPID $SPID"
 echo "BOOTSTRAP 127.0.0.1:${PORTS[0]}"
+[[ ${PEER_IPV6:-0} != 1 ]] || echo "BOOTSTRAP6 [::1]:${PORTS[0]}"
 echo "DIR $DIR"
 echo "STOP $HERE/mtls-peer.sh stop $DIR"

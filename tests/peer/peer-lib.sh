@@ -143,9 +143,15 @@ peer_owned() {
   [[ "$cmd " == *"$2/"* ]]
 }
 
-# peer_listening PORT PID: PID has a listening socket on PORT.
+# peer_listening PORT PID [ADDRESS]: PID has a listening socket on PORT (on
+# ADDRESS, e.g. ::1, when given).
 peer_listening() {
-  [[ $(ss -Hltnp "sport = :$1" 2>/dev/null) == *"pid=$2,"* ]]
+  local line
+  while read -r line; do
+    [[ $line == *"pid=$2,"* ]] || continue
+    [[ -z ${3:-} || $line == *" $3:$1 "* || $line == *" [$3]:$1 "* ]] && return 0
+  done < <(ss -Hltnp "sport = :$1" 2>/dev/null)
+  return 1
 }
 
 # peer_spawn DIR NAME OUTFILE CMD...: start CMD in its own session, with

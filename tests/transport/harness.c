@@ -144,8 +144,13 @@ void logsink_line(logsink *s, const char *needle, char *out, size_t n)
 
 int lk_socket(void)
 {
+    return lk_socket_of(AF_INET);
+}
+
+int lk_socket_of(int family)
+{
     int one = 1;
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 
     ck_assert_int_ge(s, 0);
     ck_assert_int_eq(setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)), 0);
@@ -160,6 +165,17 @@ int lk_connect(km_transport *t, int port, const char *broker_id)
 
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int r = km_transport_connect(t, fd, (struct sockaddr *)&sin, sizeof(sin), broker_id);
+    ck_assert_msg(r == 0, "km_transport_connect: %s", strerror(r));
+    return fd;
+}
+
+int lk_connect6(km_transport *t, int port, const char *broker_id)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                                .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = lk_socket_of(AF_INET6);
+
+    int r = km_transport_connect(t, fd, (struct sockaddr *)&sin6, sizeof(sin6), broker_id);
     ck_assert_msg(r == 0, "km_transport_connect: %s", strerror(r));
     return fd;
 }

@@ -43,12 +43,15 @@ int logsink_has(logsink *s, const char *needle);
 /* The line containing needle, copied into out (empty if none). */
 void logsink_line(logsink *s, const char *needle, char *out, size_t n);
 
-/* A fresh socket as librdkafka makes it for a broker: AF_INET stream,
- * CLOEXEC, SO_KEEPALIVE, non-blocking. */
+/* A fresh socket as librdkafka makes it for a broker: AF_INET (or family)
+ * stream, CLOEXEC, SO_KEEPALIVE, non-blocking. */
 int lk_socket(void);
+int lk_socket_of(int family);
 /* lk_socket + km_transport_connect to 127.0.0.1:port as broker_id.
  * Returns the fd (ck_assert on a non-zero return). */
 int lk_connect(km_transport *t, int port, const char *broker_id);
+/* The same over IPv6, to [::1]:port. */
+int lk_connect6(km_transport *t, int port, const char *broker_id);
 /* As librdkafka in state CONNECT: poll POLLOUT (ERR/HUP count too), then
  * SO_ERROR. Returns that errno (0 = connected), or -1 on timeout. */
 int lk_wait_connected(int fd, int timeout_ms);

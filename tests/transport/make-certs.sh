@@ -3,7 +3,7 @@
 # made at build time with tests/fixtures/volume.sh (never committed):
 #   ca/        the test CA (the peers trust it; so do the clients)
 #   foreign/   an unrelated CA (a client trusting only it refuses the broker)
-#   server/    the broker's certificate: SAN IP:127.0.0.1, DNS:localhost
+#   server/    the broker's certificate: SAN IP:127.0.0.1, IP:::1, DNS:localhost
 #   app-v1/    client certificate CN=app-v1 (tls.crt, tls.key, ca.crt)
 #   app-v2/    client certificate CN=app-v2: the "renewed" credentials
 #   stranger/  client certificate CN=stranger from foreign/: the broker refuses it

@@ -79,12 +79,24 @@ static void remember(mtls_peer *p, int add)
     }
 }
 
+static void start_peer(mtls_peer *p, const char *tls_max, const char *server, int ipv6);
+
 void mtls_peer_start(mtls_peer *p, const char *tls_max)
 {
-    mtls_peer_start_as(p, tls_max, "server");
+    start_peer(p, tls_max, "server", 0);
 }
 
 void mtls_peer_start_as(mtls_peer *p, const char *tls_max, const char *server)
+{
+    start_peer(p, tls_max, server, 0);
+}
+
+void mtls_peer_start_ipv6(mtls_peer *p)
+{
+    start_peer(p, NULL, "server", 1);
+}
+
+static void start_peer(mtls_peer *p, const char *tls_max, const char *server, int ipv6)
 {
     const char *script_dir = env_or_die("KMTLS_PEER_DIR");
     const char *tmp = getenv("TMPDIR");
@@ -101,8 +113,8 @@ void mtls_peer_start_as(mtls_peer *p, const char *tls_max, const char *server)
         p->port = atoi(out);
         ck_assert_int_gt(p->port, 0);
         snprintf(cmd, sizeof(cmd),
-                 "PEER_DIR='%s' %s%s '%s/mtls-peer.sh' start '%s' '%s' '%s' %d 2>&1", p->dir,
-                 tls_max ? "PEER_TLS_MAX=" : "", tls_max ? tls_max : "", script_dir,
+                 "PEER_DIR='%s' PEER_IPV6=%d %s%s '%s/mtls-peer.sh' start '%s' '%s' '%s' %d 2>&1", p->dir,
+                 ipv6, tls_max ? "PEER_TLS_MAX=" : "", tls_max ? tls_max : "", script_dir,
                  cert_path("ca/ca.crt"), cert_path(crt), cert_path(key), p->port);
         int rc = run_capture(cmd, out, sizeof(out));
         if (rc == 3)

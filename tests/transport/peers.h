@@ -27,6 +27,9 @@ void mtls_peer_start(mtls_peer *p, const char *tls_max);
 /* The same with the broker certificate of $KMTLS_TRANSPORT_CERTS/<server>/
  * (server.crt, server.key) instead of server/. */
 void mtls_peer_start_as(mtls_peer *p, const char *tls_max, const char *server);
+/* The same served on [::1]:port too (PEER_IPV6=1); Metadata still
+ * advertises 127.0.0.1. */
+void mtls_peer_start_ipv6(mtls_peer *p);
 void mtls_peer_stop(mtls_peer *p);
 /* stunnel.log's size now: a mark for mtls_peer_wait_accepted */
 long mtls_peer_mark(const mtls_peer *p);

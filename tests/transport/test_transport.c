@@ -1241,6 +1241,55 @@ START_TEST(direct_needs_sigpipe_blocked)
 }
 END_TEST
 
+/* A broker on [::1]: librdkafka names it "[::1]:PORT" (2.0.2 and 2.12.0),
+ * its metadata "::1:PORT"; both are checked against the certificate's
+ * IP:::1 (no SNI for an address), another address is refused by name, and
+ * a connection moves in place over IPv6 (the transport's second TCP
+ * connection is opened in the address family librdkafka used). */
+static mtls_peer peer6;
+static void start_peer6(void) { mtls_peer_start_ipv6(&peer6); }
+static void stop_peer6(void) { mtls_peer_stop(&peer6); }
+
+START_TEST(ipv6_broker_names_checked_and_moved)
+{
+    km_transport_config cfg = {.verify_hostname = 1};
+    long mark = mtls_peer_mark(&peer6);
+    km_transport *t = transport(&cfg, "app-v1", "ca", 0);
+    char bracketed[64], bare[64], other[64], want[256];
+    int fd[2];
+
+    snprintf(bracketed, sizeof(bracketed), "[::1]:%d", peer6.port);
+    snprintf(bare, sizeof(bare), "::1:%d", peer6.port);
+    snprintf(other, sizeof(other), "[::2]:%d", peer6.port);
+    fd[0] = lk_connect6(t, peer6.port, bracketed);
+    fd[1] = lk_connect6(t, peer6.port, bare);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(lk_wait_connected(fd[i], T_CONNECT), 0);
+        ck_assert_int_eq(lk_apiversions_roundtrip(fd[i], 1 + i, T_REPLY), 0);
+    }
+    ck_assert(mtls_peer_wait_count(&peer6, mark, "-v6] accepted connection from ::1:", 2, 5000));
+    set_identity(t, "app-v2");
+    ck_assert(logsink_wait_count(&logs, "moved from generation 1 to 2", 2, T_REPLY * 2));
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(lk_apiversions_roundtrip(fd[i], 10 + i, T_REPLY), 0);
+    ck_assert_int_eq(mtls_peer_count_log(&peer6, mark, "Certificate accepted at depth=0: CN=app-v2"), 2);
+    ck_assert(mtls_peer_wait_count(&peer6, mark, "-v6] accepted connection from ::1:", 4, 5000));
+    ck_assert_int_eq(mtls_peer_count_log(&peer6, mark, "accepted connection from 127."), 0);
+    ck_assert_uint_eq(counts(t, NULL, 0).moved, 2);
+
+    int bad = lk_connect6(t, peer6.port, other);
+    ck_assert_int_eq(lk_wait_connected(bad, T_CONNECT), ECONNRESET);
+    snprintf(want, sizeof(want), "<3>kafka-mtls: broker %s: TLS handshake failed: the broker's certificate "
+             "(/CN=localhost) does not name ::2 (IP address mismatch; "
+             "ssl.endpoint.identification.algorithm=https)", other);
+    expect_logged(want);
+    close(bad);
+    for (int i = 0; i < 2; i++)
+        close(fd[i]);
+    done(t);
+}
+END_TEST
+
 START_TEST(free_with_connections_open_leaves_nothing)
 {
     int fds0 = count_fds(), threads0 = count_threads();
@@ -1296,7 +1345,7 @@ int main(void)
     Suite *s = suite_create("transport");
     TCase *setup = tcase_create("setup"), *refusals = tcase_create("refusals"),
           *rotation = tcase_create("rotation"), *lifecycle = tcase_create("lifecycle"),
-          *direct = tcase_create("direct");
+          *direct = tcase_create("direct"), *ipv6 = tcase_create("ipv6");
     SRunner *sr;
     int failed;
 
@@ -1344,8 +1393,10 @@ int main(void)
     tcase_add_test(direct, quiet_connection_still_forwards_bytes_no_call_follows);
     tcase_add_test(lifecycle, free_with_connections_open_leaves_nothing);
     tcase_add_test(lifecycle, create_and_free_cycles_leave_nothing);
+    tcase_add_unchecked_fixture(ipv6, start_peer6, stop_peer6);
+    tcase_add_test(ipv6, ipv6_broker_names_checked_and_moved);
 
-    TCase *all[] = {setup, refusals, rotation, direct, lifecycle};
+    TCase *all[] = {setup, refusals, rotation, direct, lifecycle, ipv6};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_set_timeout(all[i], 120);
         suite_add_tcase(s, all[i]);
