@@ -13,6 +13,7 @@
 #       CONTROLLER_PORT is picked at run time when not given.  Prints:
 #         PIDS <kafka-pid>
 #         BOOTSTRAP 127.0.0.1:<PORT>
+#         BOOTSTRAP6 [::1]:<port>   (with PEER_IPV6=1)
 #         VERSION <version>
 #         SUPER_USER User:<broker certificate subject, RFC 2253, as Kafka saw it>
 #         DIR <run dir>
@@ -39,6 +40,12 @@
 #                  A value starting with '+' is added to that default
 #                  (SUPER_USERS='+User:CN=admin'); any other replaces it.
 #   PEER_SERVER_PROPERTIES  lines appended to server.properties
+#   PEER_IPV6      1: a second client listener, SSL6://[::1]:<a port picked
+#                  now>, advertised as such and configured as SSL (same
+#                  certificates, ssl.client.auth, ACLs); start also prints
+#                  BOOTSTRAP6 [::1]:<port>. Clients bootstrapped there are
+#                  sent only [::1] addresses; the request log says
+#                  "listener":"SSL6" for their requests.
 #   PEER_JAVA_OPTS  more JVM options for the broker (not its tools), split at
 #                  spaces, e.g. -Djavax.net.debug=ssl:handshake: the JDK then
 #                  logs into kafka.log every client certificate it receives,
@@ -351,6 +358,12 @@ if [[ -z $CPORT ]]; then
 fi
 peer_check_port "$CPORT"
 [[ $CPORT != "$PORT" ]] || peer_usage "ports must be distinct"
+V6PORT='' LISTENERS6='' ADVERTISED6='' MAP6=''
+if [[ ${PEER_IPV6:-0} == 1 ]]; then
+  mapfile -t extra < <(peer_pick_ports 3)
+  for V6PORT in "${extra[@]}"; do [[ $V6PORT != "$PORT" && $V6PORT != "$CPORT" ]] && break; done
+  LISTENERS6=",SSL6://[::1]:$V6PORT" ADVERTISED6=",SSL6://[::1]:$V6PORT" MAP6=",SSL6:SSL"
+fi
 
 # The broker authenticates to its own controller (and its raft client) with
 # the server certificate, so it must be usable as a TLS client certificate.
@@ -496,9 +509,9 @@ process.roles=broker,controller
 node.id=1
 $QUORUM
 controller.listener.names=CONTROLLER
-listeners=SSL://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=SSL://127.0.0.1:$PORT
-listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL
+listeners=SSL://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT$LISTENERS6
+advertised.listeners=SSL://127.0.0.1:$PORT$ADVERTISED6
+listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL$MAP6
 inter.broker.listener.name=SSL
 $SSL_CONF
 ssl.client.auth=required
@@ -572,7 +585,8 @@ is_super() {
 # fast when the JVM exits, or when the broker's own principal is not a super
 # user (its registration would be denied for ever).
 deadline=$((SECONDS + TIMEOUT))
-until grep -q 'Kafka Server started' "$DIR/kafka.log" && peer_listening "$PORT" "$KPID"; do
+until grep -q 'Kafka Server started' "$DIR/kafka.log" && peer_listening "$PORT" "$KPID" &&
+      { [[ -z $V6PORT ]] || peer_listening "$V6PORT" "$KPID"; }; do
   if ! peer_alive "$KPID"; then
     grep -A3 -E '^\[[^]]*\] (FATAL|ERROR) ' "$DIR/kafka.log" | head -n 20 >&2 || tail -n 20 "$DIR/kafka.log" >&2 || true
     grep -qs 'Address already in use' "$DIR/kafka.log" && peer_busy "a port is busy"
@@ -599,6 +613,7 @@ started=1
 
 echo "PIDS $KPID"
 echo "BOOTSTRAP 127.0.0.1:$PORT"
+[[ -z $V6PORT ]] || echo "BOOTSTRAP6 [::1]:$V6PORT"
 echo "VERSION $VERSION"
 echo "SUPER_USER $BROKER_PRINCIPAL"
 echo "DIR $DIR"

@@ -49,6 +49,13 @@ principals_of() {
   grep -F "\"clientId\":\"$1\"" "$WORLD_PEER/request.log" 2>/dev/null |
     grep -o '"principal":"[^"]*"' | sort -u | paste -sd' '
 }
+# listeners_of CLIENT_ID...: the listeners their requests came on, as above
+listeners_of() {
+  local id pats=()
+  for id; do pats+=(-e "\"clientId\":\"$id\""); done
+  grep -F "${pats[@]}" "$WORLD_PEER/request.log" 2>/dev/null |
+    grep -o '"listener":"[^"]*"' | sort -u | paste -sd' '
+}
 # denied PRINCIPAL OPERATIONS TOPIC: the authorizer logged a denial to
 # PRINCIPAL of one of OPERATIONS (an ERE: a producer is refused Describe in
 # its metadata request before any Write) on TOPIC.

@@ -26,12 +26,12 @@ out=$(timeout -k 10 900 env -u LD_PRELOAD "$PEER" fetch "$VERSION" 2>&1); rc=$?
 if (( rc != 0 )); then fail "installing Apache Kafka $VERSION from Maven Central (rc=$rc)" "$out"; exit 1; fi
 KAFKA_HOME=$(tail -n 1 <<<"$out")
 
-# ---- the broker's certificate: the seed's subject, IP SAN for 127.0.0.1
+# ---- the broker's certificate: the seed's subject, IP SANs for 127.0.0.1 and ::1
 mkdir -p "$WORK/broker"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/broker/broker.key" 2>/dev/null
 openssl req -new -key "$WORK/broker/broker.key" -subj "/CN=Callisto kafka/O=UK Home Office/C=GB" \
   -out "$WORK/broker/broker.csr"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' \
+printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n' \
   >"$WORK/broker/ext"
 openssl x509 -req -in "$WORK/broker/broker.csr" -CA "$FX/ca/ca.crt" -CAkey "$FX/ca/ca.key" \
   -passin "file:$FX/ca/ca.pass" -days 30 -set_serial "0x$(openssl rand -hex 16)" -sha256 \
@@ -69,6 +69,9 @@ else echo "# no CA service: step-ca-peer.sh fetch: $(tail -n 1 <<<"$out")"; fi
 # into kafka.log (lib.sh: serials_seen): what a scenario needs to see which
 # certificate a running client presented after a rotation.
 export KAFKA_VERSION=$VERSION
+# a second client listener on [::1] (kafka-peer.sh: PEER_IPV6), where the
+# host has IPv6 loopback: the live-rotation scenario runs a round over it
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then export PEER_IPV6=1; else export PEER_IPV6=0; fi
 PEER_JAVA_OPTS=-Djavax.net.debug=ssl:handshake \
 PEER_CERT=$WORK/broker/broker.crt PEER_KEY=$WORK/broker/broker.key start_peer_in kafka 1 "Apache Kafka $VERSION"
 super=$(sed -n 's/^SUPER_USER //p' "$WORK/kafka.out")
@@ -88,6 +91,9 @@ admin acl "$WORK/kafka" --add --allow-principal "$(seed_principal kafka-consumer
 ok "topics seed-topic, other-topic; ACLs for $(seed_principal kafka-producer) and ...kafka-consumer"
 
 export WORLD_VERSION=$VERSION WORLD_BOOTSTRAP=$B WORLD_PEER=$WORK/kafka WORLD_KAFKA_HOME=$KAFKA_HOME
+WORLD_BOOTSTRAP6=$(sed -n 's/^BOOTSTRAP6 //p' "$WORK/kafka.out"); export WORLD_BOOTSTRAP6
+[[ -n $WORLD_BOOTSTRAP6 ]] && ok "the broker also listens on $WORLD_BOOTSTRAP6 (listener SSL6)"
+[[ -n $WORLD_BOOTSTRAP6 || $PEER_IPV6 == 0 ]] || { fail "PEER_IPV6=1 but no BOOTSTRAP6" "$(cat "$WORK/kafka.out")"; exit 1; }
 export WORLD_PEER_SCRIPT=$PEER
 export WORLD_KEYSTORE=$WORK/keystore
 # the compatibility rows collect in compat-VERSION.tsv.partial, published as

@@ -12,7 +12,11 @@
 #     (rm -rf, mkdir, keytool, ALIAS_creds last: not ready for seconds);
 #   round "kubernetes": the producer's volume a Kubernetes secret whose
 #     ..data is swapped twice; the consumer's cert-manager tls.crt/tls.key
-#     rewritten in place twice, certificate first (half-written for a moment).
+#     rewritten in place twice, certificate first (half-written for a moment);
+#     both clients bootstrapped on the broker's IPv6 listener, [::1]
+#     (WORLD_BOOTSTRAP6, where the host has IPv6 loopback): every connection
+#     of the round, moves included, is IPv6, and the broker's request log
+#     says each request came on listener SSL6.
 # After each rotation the broker must have received the new certificate's
 # serial (the JDK's handshake log, lib.sh: broker_saw) and the client must
 # have moved its connections to it. At the end every message is delivered
@@ -30,11 +34,12 @@ fi
 if [[ $WORLD_VERSION == 3.* ]]; then SEED_LIB='' K8S_LIB=$rdk/lib; else SEED_LIB=$rdk/lib K8S_LIB=''; fi
 lib_name() { [[ -n $1 ]] && echo "librdkafka 2.12.0" || echo "librdkafka 2.0.2"; }
 
-# props FILE VOLUME CLIENT_ID [KEY=VALUE...]: a client's properties, the plugin first
+# props FILE VOLUME CLIENT_ID [KEY=VALUE...]: a client's properties, the plugin
+# first, bootstrapped on BOOT (default WORLD_BOOTSTRAP)
 props() {
   local f=$1 vol=$2 id=$3; shift 3
   { echo "plugin.library.paths=$KMTLS_PLUGIN"
-    echo "bootstrap.servers=$WORLD_BOOTSTRAP"
+    echo "bootstrap.servers=${BOOT:-$WORLD_BOOTSTRAP}"
     echo "mtls.volume=$vol"
     echo "mtls.rotation=live"
     echo "client.id=$id"
@@ -151,10 +156,12 @@ conclude
 ks=$WORK/keystore-k8s; mkdir -m 700 "$ks" "$ks/kafka-producer"
 kube_swap "$ks/kafka-producer" kafka-producer
 pem_identity "$ks/kafka-consumer" kafka-consumer
+BOOT=${WORLD_BOOTSTRAP6:-$WORLD_BOOTSTRAP}
 props "$WORK/k8s-p.properties" "$ks/kafka-producer" "PLACEHOLDER-p"
 props "$WORK/k8s-c.properties" "$ks/kafka-consumer" "PLACEHOLDER-c"
+BOOT=''
 launch kubernetes k8s "$K8S_LIB"
-ok "kubernetes on $(lib_name "$K8S_LIB"): producer on a secret volume (..data), consumer on cert-manager files"
+ok "kubernetes on $(lib_name "$K8S_LIB"): producer on a secret volume (..data), consumer on cert-manager files, bootstrap ${WORLD_BOOTSTRAP6:-$WORLD_BOOTSTRAP}"
 kube_swap "$ks/kafka-producer" kafka-producer
 rotated producer 2
 in_place "$ks/kafka-consumer" kafka-consumer 1
@@ -166,3 +173,12 @@ rotated consumer 3
 # and on, on the new certificates: 250 more messages through both clients
 client_count_reaches consumed $(( $(client_count consumed) + 250 )) 60 || fail "kubernetes: the clients made no progress after the rotations ($(cat "$CTL/status"))"
 conclude
+if [[ -n $WORLD_BOOTSTRAP6 ]]; then
+  # every request of both clients, before and after each move, on [::1]
+  on=$(listeners_of "$TOPIC-p" "$TOPIC-c")
+  if [[ $on == '"listener":"SSL6"' ]]; then
+    ok "kubernetes: every request of both clients came over IPv6 ($WORLD_BOOTSTRAP6, listener SSL6), moves included"
+  else fail "kubernetes: the clients' requests came on listeners ${on:-none}, not SSL6 alone"; fi
+  grep -aqE "^(producer|consumer)\|.*kafka-mtls: broker (\[::1\]|::1):" "$OUT" ||
+    fail "kubernetes: the plugin never named an IPv6 broker" "$(grep -a 'MTLS' "$OUT" | head -n 5)"
+else echo "# kubernetes round over IPv4: this host has no IPv6 loopback"; fi
