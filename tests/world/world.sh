@@ -71,8 +71,10 @@ else echo "# no CA service: step-ca-peer.sh fetch: $(tail -n 1 <<<"$out")"; fi
 export KAFKA_VERSION=$VERSION
 # a second client listener on [::1] (kafka-peer.sh: PEER_IPV6), where the
 # host has IPv6 loopback: the live-rotation scenario runs a round over it
-if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then export PEER_IPV6=1; else export PEER_IPV6=0; fi
-PEER_JAVA_OPTS=-Djavax.net.debug=ssl:handshake \
+# (for this broker only: scenarios that start brokers of their own set
+# listeners of their own)
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then v6=1; else v6=0; fi
+PEER_IPV6=$v6 PEER_JAVA_OPTS=-Djavax.net.debug=ssl:handshake \
 PEER_CERT=$WORK/broker/broker.crt PEER_KEY=$WORK/broker/broker.key start_peer_in kafka 1 "Apache Kafka $VERSION"
 super=$(sed -n 's/^SUPER_USER //p' "$WORK/kafka.out")
 started=$(sed -n 's/^STARTED_MS //p' "$WORK/kafka.out")
@@ -93,7 +95,7 @@ ok "topics seed-topic, other-topic; ACLs for $(seed_principal kafka-producer) an
 export WORLD_VERSION=$VERSION WORLD_BOOTSTRAP=$B WORLD_PEER=$WORK/kafka WORLD_KAFKA_HOME=$KAFKA_HOME
 WORLD_BOOTSTRAP6=$(sed -n 's/^BOOTSTRAP6 //p' "$WORK/kafka.out"); export WORLD_BOOTSTRAP6
 [[ -n $WORLD_BOOTSTRAP6 ]] && ok "the broker also listens on $WORLD_BOOTSTRAP6 (listener SSL6)"
-[[ -n $WORLD_BOOTSTRAP6 || $PEER_IPV6 == 0 ]] || { fail "PEER_IPV6=1 but no BOOTSTRAP6" "$(cat "$WORK/kafka.out")"; exit 1; }
+[[ -n $WORLD_BOOTSTRAP6 || $v6 == 0 ]] || { fail "PEER_IPV6=1 but no BOOTSTRAP6" "$(cat "$WORK/kafka.out")"; exit 1; }
 export WORLD_PEER_SCRIPT=$PEER
 export WORLD_KEYSTORE=$WORK/keystore
 # the compatibility rows collect in compat-VERSION.tsv.partial, published as
