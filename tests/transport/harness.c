@@ -158,26 +158,31 @@ int lk_socket_of(int family)
     return s;
 }
 
-int lk_connect(km_transport *t, int port, const char *broker_id)
+/* librdkafka's connect_cb call: a fresh socket of addr's family */
+static int connect_as_librdkafka(km_transport *t, const struct sockaddr *addr, socklen_t len,
+                                 const char *broker_id)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = lk_socket();
+    int fd = lk_socket_of(addr->sa_family);
+    int r = km_transport_connect(t, fd, addr, len, broker_id);
 
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int r = km_transport_connect(t, fd, (struct sockaddr *)&sin, sizeof(sin), broker_id);
     ck_assert_msg(r == 0, "km_transport_connect: %s", strerror(r));
     return fd;
+}
+
+int lk_connect(km_transport *t, int port, const char *broker_id)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    return connect_as_librdkafka(t, (struct sockaddr *)&sin, sizeof(sin), broker_id);
 }
 
 int lk_connect6(km_transport *t, int port, const char *broker_id)
 {
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    int fd = lk_socket_of(AF_INET6);
 
-    int r = km_transport_connect(t, fd, (struct sockaddr *)&sin6, sizeof(sin6), broker_id);
-    ck_assert_msg(r == 0, "km_transport_connect: %s", strerror(r));
-    return fd;
+    return connect_as_librdkafka(t, (struct sockaddr *)&sin6, sizeof(sin6), broker_id);
 }
 
 int lk_wait_connected(int fd, int timeout_ms)
